@@ -1,0 +1,23 @@
+"""Client-server API routes, one module per spec area."""
+
+from homeserver.api.client import (
+    account,
+    account_data,
+    devices,
+    discovery,
+    login,
+    profile,
+    register,
+    user_directory,
+)
+
+ROUTES = [
+    discovery.routes,
+    register.routes,
+    login.routes,
+    account.routes,
+    devices.routes,
+    profile.routes,
+    user_directory.routes,
+    account_data.routes,
+]

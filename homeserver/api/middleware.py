@@ -1,0 +1,60 @@
+"""Turns every failure into the spec's error JSON, and adds CORS to every response.
+
+Spec: client-server-api "Standard error response" and "Web Browser Clients" (CORS).
+An unexpected exception is logged with its traceback and answered 500 ``M_UNKNOWN``:
+that is a bug to fix, never a way to answer bad input.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from homeserver.api.responses import json_response
+from homeserver.errors import MatrixError
+
+log = logging.getLogger(__name__)
+
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "GET, HEAD, POST, PUT, DELETE, OPTIONS",
+    "Access-Control-Allow-Headers": "X-Requested-With, Content-Type, Authorization",
+}
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def cors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.method == "OPTIONS":
+        return web.Response(status=204, headers=CORS_HEADERS)
+    response = await handler(request)
+    response.headers.update(CORS_HEADERS)
+    return response
+
+
+@web.middleware
+async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except MatrixError as e:
+        return json_response(e.to_json(), status=e.status)
+    except web.HTTPRequestEntityTooLarge:
+        return _error(413, "M_TOO_LARGE", "Request body too large")
+    except web.HTTPNotFound:
+        return _error(404, "M_UNRECOGNIZED", "Unrecognized request")
+    except web.HTTPMethodNotAllowed:
+        return _error(405, "M_UNRECOGNIZED", "Method not allowed for this endpoint")
+    except web.HTTPException as e:
+        if e.status < 400:
+            raise
+        return _error(e.status, "M_UNKNOWN", e.reason)
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return _error(500, "M_UNKNOWN", "Internal server error")
+
+
+def _error(status: int, errcode: str, message: str) -> web.Response:
+    return json_response({"errcode": errcode, "error": message}, status=status)

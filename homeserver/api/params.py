@@ -1,0 +1,105 @@
+"""Parsing at the edge: every endpoint rejects bad input the same way.
+
+Malformed JSON is ``M_NOT_JSON``; a body that is not an object, or a field of the wrong
+type, is ``M_BAD_JSON``; a missing required field is ``M_MISSING_PARAM``; a bad query
+parameter is ``M_INVALID_PARAM``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import orjson
+from aiohttp import web
+
+from homeserver.errors import MatrixError, bad_json, invalid_param, missing_param
+
+T = TypeVar("T")
+_MISSING: Any = object()
+
+
+async def json_body(request: web.Request, *, allow_empty: bool = False) -> dict[str, Any]:
+    raw = await request.read()
+    if not raw.strip():
+        if allow_empty:
+            return {}
+        raise MatrixError(400, "M_NOT_JSON", "Request body is empty; expected a JSON object")
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise MatrixError(400, "M_NOT_JSON", "Content not JSON") from None
+    if not isinstance(body, dict):
+        raise bad_json("Content must be a JSON object")
+    return body
+
+
+def _field(body: dict[str, Any], key: str, kind: type | tuple[type, ...], what: str, default: Any) -> Any:
+    value = body.get(key, _MISSING)
+    if value is _MISSING or value is None:
+        if default is _MISSING:
+            raise missing_param(key)
+        return default
+    if not isinstance(value, kind) or (isinstance(value, bool) and bool not in _as_tuple(kind)):
+        raise bad_json(f"'{key}' must be {what}")
+    return value
+
+
+def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
+    return kind if isinstance(kind, tuple) else (kind,)
+
+
+def get_str(body: dict[str, Any], key: str, default: Any = _MISSING, *, max_length: int | None = None) -> Any:
+    value = _field(body, key, str, "a string", default)
+    if isinstance(value, str) and max_length is not None and len(value) > max_length:
+        raise bad_json(f"'{key}' is too long (at most {max_length} characters)")
+    return value
+
+
+def get_bool(body: dict[str, Any], key: str, default: Any = _MISSING) -> Any:
+    return _field(body, key, bool, "a boolean", default)
+
+
+def get_int(body: dict[str, Any], key: str, default: Any = _MISSING) -> Any:
+    return _field(body, key, int, "an integer", default)
+
+
+def get_dict(body: dict[str, Any], key: str, default: Any = _MISSING) -> Any:
+    return _field(body, key, dict, "an object", default)
+
+
+def get_list(body: dict[str, Any], key: str, default: Any = _MISSING) -> Any:
+    return _field(body, key, list, "an array", default)
+
+
+def get_str_list(body: dict[str, Any], key: str, default: Any = _MISSING) -> Any:
+    value = get_list(body, key, default)
+    if isinstance(value, list) and not all(isinstance(v, str) for v in value):
+        raise bad_json(f"'{key}' must be an array of strings")
+    return value
+
+
+def query_int(request: web.Request, name: str, default: int, *, minimum: int = 0, maximum: int | None = None) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise invalid_param(f"'{name}' must be an integer") from None
+    if value < minimum or (maximum is not None and value > maximum):
+        raise invalid_param(f"'{name}' is out of range")
+    return value
+
+
+def query_bool(request: web.Request, name: str, default: bool) -> bool:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    if raw not in ("true", "false"):
+        raise invalid_param(f"'{name}' must be true or false")
+    return raw == "true"
+
+
+def client_path(path: str, versions: str = "r0|v3") -> str:
+    """A client-server API route under each spec version prefix that names it."""
+    return "/_matrix/client/{_version:(?:" + versions + ")}" + path

@@ -1,0 +1,55 @@
+"""The aiohttp application: middleware, every route module, and the HomeServer lifecycle."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+
+from aiohttp import web
+
+from homeserver.api import middleware
+from homeserver.api.context import HOMESERVER
+from homeserver.api.client import ROUTES as CLIENT_ROUTES
+from homeserver.api.admin import ROUTES as ADMIN_ROUTES
+from homeserver.config import Config, ListenerConfig
+from homeserver.server import HomeServer
+
+log = logging.getLogger(__name__)
+
+def build_app(hs: HomeServer) -> web.Application:
+    app = web.Application(
+        middlewares=[middleware.cors, middleware.errors],
+        client_max_size=hs.config.server.max_request_body_bytes,
+    )
+    app[HOMESERVER] = hs
+    for routes in (*CLIENT_ROUTES, *ADMIN_ROUTES):
+        app.add_routes(routes)
+    return app
+
+
+async def serve(config: Config) -> None:
+    """Run until cancelled: start the HomeServer, listen on every configured listener."""
+    hs = await HomeServer.start(config)
+    runner = web.AppRunner(build_app(hs), access_log=None)
+    try:
+        await runner.setup()
+        for listener in config.server.listeners:
+            site = web.TCPSite(runner, listener.bind, listener.port, ssl_context=_tls(config, listener))
+            await site.start()
+            log.info("listening on %s:%d", listener.bind, listener.port)
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+        await hs.close()
+
+
+def _tls(config: Config, listener: ListenerConfig) -> ssl.SSLContext | None:
+    if listener.tls_certificate_path is None or listener.tls_private_key_path is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(
+        config.path(listener.tls_certificate_path), config.path(listener.tls_private_key_path)
+    )
+    return context
+

@@ -1,0 +1,253 @@
+"""Configuration: YAML into frozen dataclasses, one per section.
+
+Every section is a frozen dataclass whose fields carry their defaults. ``parse_config``
+walks the YAML against those fields with one generic, strict parser: an unknown key or a
+value of the wrong type is refused with a ``ConfigError`` naming the full key path and
+what was expected, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Union
+
+import yaml
+
+
+class ConfigError(Exception):
+    """A config file that cannot be served: the message names the key and the expectation."""
+
+
+@dataclass(frozen=True, slots=True)
+class ListenerConfig:
+    bind: str = "127.0.0.1"
+    port: int = 8008
+    # PEM files; both set means the listener speaks TLS.
+    tls_certificate_path: str | None = None
+    tls_private_key_path: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    server_name: str = "localhost"
+    # The base URL clients reach us at; advertised in /.well-known/matrix/client.
+    public_baseurl: str | None = None
+    # Delegation target advertised in /.well-known/matrix/server ("host:port").
+    well_known_server: str | None = None
+    signing_key_path: str = "signing.key"
+    listeners: tuple[ListenerConfig, ...] = (ListenerConfig(),)
+    # Largest request body accepted outside the media repository.
+    max_request_body_bytes: int = 1_048_576
+    # Users who may call the admin API, by full user ID (more can be promoted by an admin).
+    admins: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseConfig:
+    # Empty: start the embedded PostgreSQL under the data directory.
+    url: str | None = None
+    embedded_dir: str = "postgres"
+    pool_min_size: int = 2
+    pool_max_size: int = 20
+
+
+@dataclass(frozen=True, slots=True)
+class PasswordPolicyConfig:
+    min_length: int = 8
+    require_digit: bool = False
+    require_symbol: bool = False
+    require_lowercase: bool = False
+    require_uppercase: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TermsConfig:
+    version: str = "1.0"
+    # Policy name -> URL of the document, shown to users at sign-up.
+    policies: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrationConfig:
+    enabled: bool = True
+    require_token: bool = False
+    # Tokens accepted by m.login.registration_token (each usable any number of times).
+    tokens: tuple[str, ...] = ()
+    terms: TermsConfig | None = None
+    # Secret for /_synapse/admin/v1/register (HMAC-SHA1 shared-secret registration).
+    shared_secret: str | None = None
+    password_policy: PasswordPolicyConfig = PasswordPolicyConfig()
+
+
+@dataclass(frozen=True, slots=True)
+class PasswordHashConfig:
+    # argon2id; the defaults are RFC 9106's second recommended option (64 MiB, t=3, p=4).
+    time_cost: int = 3
+    memory_cost_kib: int = 65536
+    parallelism: int = 4
+
+
+@dataclass(frozen=True, slots=True)
+class AuthConfig:
+    password_hash: PasswordHashConfig = PasswordHashConfig()
+    # Lifetime of an access token issued together with a refresh token.
+    refreshable_access_token_lifetime_ms: int = 300_000
+    # Lifetime of a refresh token; 0 means it never expires on its own.
+    refresh_token_lifetime_ms: int = 0
+    # Failed logins before an account (or an address) is locked out.
+    lockout_after_failures: int = 5
+    lockout_ms: int = 300_000
+    # Window in which failures are counted.
+    failure_window_ms: int = 900_000
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    per_second: float = 0.17
+    burst: int = 3
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitsConfig:
+    enabled: bool = True
+    login: RateLimit = RateLimit(per_second=0.5, burst=10)
+    registration: RateLimit = RateLimit(per_second=0.17, burst=5)
+
+
+@dataclass(frozen=True, slots=True)
+class UserDirectoryConfig:
+    # True: anyone on this server can find anyone (what a chat service needs).
+    # False: the spec's rule: only people sharing a room or in a public room.
+    search_all_users: bool = True
+    max_limit: int = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    server: ServerConfig = ServerConfig()
+    database: DatabaseConfig = DatabaseConfig()
+    registration: RegistrationConfig = RegistrationConfig()
+    auth: AuthConfig = AuthConfig()
+    rate_limits: RateLimitsConfig = RateLimitsConfig()
+    user_directory: UserDirectoryConfig = UserDirectoryConfig()
+    # Directory holding the config's relative paths (signing key, embedded database).
+    data_dir: str = "."
+
+    def path(self, relative: str) -> Path:
+        return Path(self.data_dir, relative)
+
+
+SERVER_NAME = re.compile(
+    r"^(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9A-Fa-f:.]{2,45}\]|[A-Za-z0-9.-]{1,255})(?::\d{1,5})?$"
+)
+
+
+def load_config(path: str | Path) -> Config:
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    if raw is None:
+        raw = {}
+    return parse_config(raw, data_dir=str(path.parent.resolve()))
+
+
+def parse_config(raw: Any, data_dir: str = ".") -> Config:
+    if not isinstance(raw, dict):
+        raise ConfigError("the config must be a mapping of sections")
+    raw = {k: v for k, v in raw.items() if k != "data_dir"}
+    config = _parse_dataclass(Config, raw, "")
+    config = dataclasses.replace(config, data_dir=data_dir)
+    _check(config)
+    return config
+
+
+def _check(config: Config) -> None:
+    if not SERVER_NAME.match(config.server.server_name):
+        raise ConfigError(f"server.server_name: not a valid server name: {config.server.server_name!r}")
+    if not config.server.listeners:
+        raise ConfigError("server.listeners: at least one listener is required")
+    for i, listener in enumerate(config.server.listeners):
+        if not 0 < listener.port < 65536:
+            raise ConfigError(f"server.listeners[{i}].port: expected 1-65535, got {listener.port}")
+        if (listener.tls_certificate_path is None) != (listener.tls_private_key_path is None):
+            raise ConfigError(f"server.listeners[{i}]: tls_certificate_path and tls_private_key_path go together")
+    for name in ("pool_min_size", "pool_max_size"):
+        if getattr(config.database, name) < 1:
+            raise ConfigError(f"database.{name}: expected a positive integer")
+    if config.database.pool_min_size > config.database.pool_max_size:
+        raise ConfigError("database.pool_min_size: must not exceed database.pool_max_size")
+    if config.registration.require_token and not config.registration.tokens:
+        raise ConfigError("registration.tokens: require_token is set but no tokens are listed")
+    if config.auth.password_hash.memory_cost_kib < 8 * config.auth.password_hash.parallelism:
+        raise ConfigError("auth.password_hash.memory_cost_kib: must be at least 8 x parallelism")
+    if config.user_directory.max_limit < 1:
+        raise ConfigError("user_directory.max_limit: expected a positive integer")
+
+
+def _parse_dataclass(cls: type, raw: Any, path: str) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path or 'config'}: expected a mapping, got {_kind(raw)}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - names)
+    if unknown:
+        raise ConfigError(f"{_join(path, str(unknown[0]))}: unknown key (expected one of: {', '.join(sorted(names))})")
+    values = {key: _parse_value(hints[key], value, _join(path, key)) for key, value in raw.items()}
+    return cls(**values)
+
+
+def _parse_value(hint: Any, value: Any, path: str) -> Any:
+    origin = typing.get_origin(hint)
+    if origin in (Union, types.UnionType):
+        options = [a for a in typing.get_args(hint) if a is not type(None)]
+        if value is None:
+            return None
+        return _parse_value(options[0], value, path)
+    if dataclasses.is_dataclass(hint):
+        return _parse_dataclass(hint, value, path)
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise ConfigError(f"{path}: expected a list, got {_kind(value)}")
+        item = typing.get_args(hint)[0]
+        return tuple(_parse_value(item, v, f"{path}[{i}]") for i, v in enumerate(value))
+    if origin is dict:
+        key_t, val_t = typing.get_args(hint)
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path}: expected a mapping, got {_kind(value)}")
+        return {_parse_value(key_t, k, path): _parse_value(val_t, v, _join(path, str(k))) for k, v in value.items()}
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{path}: expected true or false, got {_kind(value)}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ConfigError(f"{path}: expected a non-negative integer, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise ConfigError(f"{path}: expected a positive number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"{path}: expected a non-empty string, got {value!r}")
+        return value
+    raise ConfigError(f"{path}: unsupported setting type {hint!r}")  # a bug in this module
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _kind(value: Any) -> str:
+    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean"}.get(
+        type(value), type(value).__name__
+    )

@@ -1,0 +1,59 @@
+"""The HomeServer: every service the handlers need, built once from the frozen config.
+
+There is no module-level mutable state anywhere; everything hangs off this object, which
+lives on the aiohttp application under ``HOMESERVER``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from homeserver.clock import Clock
+from homeserver.config import Config
+from homeserver.keys import ServerKey, load_or_create
+from homeserver.ratelimit import LoginLockout, RateLimiter
+from homeserver.storage.db import Database
+from homeserver.storage.migrate import migrate
+from homeserver.users.passwords import PasswordHasher
+
+
+@dataclass
+class HomeServer:
+    config: Config
+    db: Database
+    server_key: ServerKey
+    clock: Clock
+    ratelimiter: RateLimiter
+    lockout: LoginLockout
+    passwords: PasswordHasher
+
+    @property
+    def server_name(self) -> str:
+        return self.config.server.server_name
+
+    def is_mine(self, user_id: str) -> bool:
+        return user_id.endswith(":" + self.server_name)
+
+    @classmethod
+    async def start(cls, config: Config, db: Database | None = None, clock: Clock | None = None) -> HomeServer:
+        """Open the database (or use ``db``), apply migrations, load the signing key."""
+        db = db or await Database.open(config)
+        try:
+            async with db.pool.acquire() as conn:
+                await migrate(conn)
+        except BaseException:
+            await db.close()
+            raise
+        clock = clock or Clock()
+        return cls(
+            config=config,
+            db=db,
+            server_key=load_or_create(config.path(config.server.signing_key_path)),
+            clock=clock,
+            ratelimiter=RateLimiter(clock, enabled=config.rate_limits.enabled),
+            lockout=LoginLockout(clock, config.auth),
+            passwords=PasswordHasher(config.auth.password_hash),
+        )
+
+    async def close(self) -> None:
+        await self.db.close()

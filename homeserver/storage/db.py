@@ -1,0 +1,65 @@
+"""The asyncpg pool, its codecs, and where the PostgreSQL server comes from."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import orjson
+
+from homeserver.config import Config
+from homeserver.storage.embedded import EmbeddedPostgres
+
+log = logging.getLogger(__name__)
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(
+            name, schema="pg_catalog", encoder=lambda v: orjson.dumps(v).decode(), decoder=orjson.loads
+        )
+
+
+@dataclass
+class Database:
+    pool: asyncpg.Pool
+    embedded: EmbeddedPostgres | None = None
+
+    @classmethod
+    async def connect(cls, url: str, min_size: int = 2, max_size: int = 20) -> Database:
+        pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size, init=_init_connection)
+        return cls(pool)
+
+    @classmethod
+    async def open(cls, config: Config) -> Database:
+        """Connect to ``database.url``, or start the embedded server under the data directory."""
+        embedded = None
+        url = config.database.url
+        if url is None:
+            embedded = await EmbeddedPostgres.start(config.path(config.database.embedded_dir))
+            url = embedded.url
+        try:
+            db = await cls.connect(url, config.database.pool_min_size, config.database.pool_max_size)
+        except BaseException:
+            if embedded is not None:
+                await embedded.stop()
+            raise
+        db.embedded = embedded
+        return db
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
+        async with self.pool.acquire() as conn, conn.transaction():
+            yield conn
+
+    async def fetchval(self, query: str, *args: Any) -> Any:
+        return await self.pool.fetchval(query, *args)
+
+    async def close(self) -> None:
+        await self.pool.close()
+        if self.embedded is not None:
+            await self.embedded.stop()

@@ -1,0 +1,1 @@
+"""Accounts, sessions, devices, profiles and the user directory: the behaviour."""

@@ -1,0 +1,143 @@
+"""Sessions: devices, access tokens and refresh tokens.
+
+Tokens are random secrets handed to the client once; the database only ever sees their
+SHA-256 hash. An access token issued with a refresh token expires; an expired one is
+answered with ``soft_logout: true`` so the client refreshes instead of logging out
+(spec: client-server-api "Soft logout" and "Refreshing access tokens").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+import asyncpg
+
+from homeserver.errors import MatrixError
+from homeserver.server import HomeServer
+from homeserver.storage import devices as store
+
+# Device last-seen is written at most this often per device, keeping writes off the hot path.
+_LAST_SEEN_RESOLUTION_MS = 60_000
+
+
+@dataclass(frozen=True, slots=True)
+class Requester:
+    user_id: str
+    device_id: str
+    is_admin: bool
+    access_token_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    user_id: str
+    device_id: str
+    access_token: str
+    refresh_token: str | None = None
+    expires_in_ms: int | None = None
+
+    def to_json(self, hs: HomeServer) -> dict[str, object]:
+        body: dict[str, object] = {
+            "user_id": self.user_id,
+            "device_id": self.device_id,
+            "access_token": self.access_token,
+            "home_server": hs.server_name,
+        }
+        if self.refresh_token is not None:
+            body["refresh_token"] = self.refresh_token
+            body["expires_in_ms"] = self.expires_in_ms
+        return body
+
+
+def new_token(prefix: str) -> str:
+    return prefix + secrets.token_urlsafe(32)
+
+
+def token_hash(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+def new_device_id() -> str:
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    return "".join(secrets.choice(alphabet) for _ in range(10))
+
+
+async def create_session(
+    hs: HomeServer, conn: asyncpg.Connection, user_id: str, device_id: str | None,
+    display_name: str | None, refreshable: bool,
+) -> Session:
+    """Create (or reuse) the device and issue its tokens, inside the caller's transaction."""
+    device_id = device_id or new_device_id()
+    now = hs.clock.now_ms()
+    await store.upsert_device(conn, user_id, device_id, display_name, now)
+    if refreshable:
+        session, _ = await _issue_refreshable(hs, conn, user_id, device_id)
+        return session
+    access_token = new_token("mat_")
+    await store.insert_access_token(conn, token_hash(access_token), user_id, device_id, now)
+    return Session(user_id, device_id, access_token)
+
+
+async def _issue_refreshable(
+    hs: HomeServer, conn: asyncpg.Connection, user_id: str, device_id: str
+) -> tuple[Session, int]:
+    """Issue an expiring access token with a refresh token; also return the refresh token's id."""
+    now = hs.clock.now_ms()
+    access_token = new_token("mat_")
+    refresh_token = new_token("mar_")
+    lifetime = hs.config.auth.refresh_token_lifetime_ms
+    refresh_id = await store.insert_refresh_token(
+        conn, token_hash(refresh_token), user_id, device_id, now, now + lifetime if lifetime else None
+    )
+    expires_in = hs.config.auth.refreshable_access_token_lifetime_ms
+    await store.insert_access_token(
+        conn, token_hash(access_token), user_id, device_id, now, now + expires_in, refresh_id
+    )
+    return Session(user_id, device_id, access_token, refresh_token, expires_in), refresh_id
+
+
+async def authenticate(hs: HomeServer, access_token: str, ip: str, user_agent: str | None) -> Requester:
+    token = await store.lookup_access_token(hs.db.pool, token_hash(access_token))
+    if token is None or token.deactivated:
+        raise MatrixError(401, "M_UNKNOWN_TOKEN", "Unknown access token")
+    now = hs.clock.now_ms()
+    if token.expires_ts is not None and now >= token.expires_ts:
+        raise MatrixError(401, "M_UNKNOWN_TOKEN", "Access token has expired", soft_logout=True)
+    if not token.used and token.refresh_token_id is not None:
+        async with hs.db.transaction() as conn:
+            await store.mark_access_token_used(conn, token.id)
+            await store.delete_superseded_refresh_token(conn, token.refresh_token_id)
+    if token.last_seen_ts is None or now - token.last_seen_ts >= _LAST_SEEN_RESOLUTION_MS:
+        await store.touch_device(hs.db.pool, token.user_id, token.device_id, now, ip, user_agent)
+    return Requester(token.user_id, token.device_id, token.is_admin, token.id)
+
+
+async def refresh(hs: HomeServer, refresh_token: str) -> Session:
+    """Exchange a refresh token for a new access and refresh token (rotation)."""
+    async with hs.db.transaction() as conn:
+        old = await store.lookup_refresh_token(conn, token_hash(refresh_token))
+        if old is None:
+            raise MatrixError(401, "M_UNKNOWN_TOKEN", "Unknown refresh token")
+        if old.expires_ts is not None and hs.clock.now_ms() >= old.expires_ts:
+            await store.delete_refresh_token(conn, old.id)
+            raise MatrixError(401, "M_UNKNOWN_TOKEN", "Refresh token has expired", soft_logout=True)
+        if old.next_id is not None:
+            # Refreshed before but the new tokens were never used: replace them.
+            await store.delete_refresh_token(conn, old.next_id)
+        await store.delete_superseded_refresh_token(conn, old.id)
+        session, new_id = await _issue_refreshable(hs, conn, old.user_id, old.device_id)
+        await store.set_next_refresh_token(conn, old.id, new_id)
+        # The access token issued with the old refresh token ends here.
+        await store.delete_access_tokens_of_refresh_token(conn, old.id)
+        return session
+
+
+async def logout(hs: HomeServer, requester: Requester) -> None:
+    """Invalidate the access token and delete its device (spec: POST /logout)."""
+    await store.delete_devices(hs.db.pool, requester.user_id, [requester.device_id])
+
+
+async def logout_all(hs: HomeServer, user_id: str) -> None:
+    await store.delete_all_devices(hs.db.pool, user_id)
