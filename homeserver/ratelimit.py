@@ -54,8 +54,9 @@ class LoginLockout:
         now = self.clock.now_ms()
         for key in keys:
             recent = self._recent(key, now)
-            if len(recent) >= self.config.lockout_after_failures:
-                raise limit_exceeded(recent[-1] + self.config.lockout_ms - now)
+            locked_until = recent[-1] + self.config.lockout_ms if recent else 0
+            if len(recent) >= self.config.lockout_after_failures and now < locked_until:
+                raise limit_exceeded(locked_until - now)
 
     def delay_seconds(self, *keys: str) -> float:
         now = self.clock.now_ms()
@@ -76,5 +77,4 @@ class LoginLockout:
         self._failures.pop(account_key, None)
 
     def _recent(self, key: str, now: int) -> list[int]:
-        window = max(self.config.failure_window_ms, self.config.lockout_ms)
-        return [t for t in self._failures.get(key, ()) if now - t < window]
+        return [t for t in self._failures.get(key, ()) if now - t < self.config.failure_window_ms]

@@ -8,7 +8,7 @@ from homeserver.api.context import client_ip, get_hs
 from homeserver.errors import MatrixError
 from homeserver.users.sessions import Requester, authenticate
 
-_REQUESTER = "requester"
+_REQUESTER = web.RequestKey("requester", Requester)
 
 
 def access_token(request: web.Request) -> str | None:

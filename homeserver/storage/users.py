@@ -85,3 +85,16 @@ async def set_profile_field(conn: Conn, user_id: str, field: str, value: str | N
 
 async def delete_profile(conn: Conn, user_id: str) -> None:
     await conn.execute("DELETE FROM profiles WHERE user_id = $1", user_id)
+
+
+async def insert_nonce(conn: Conn, nonce: str, now_ms: int, older_than_ts: int) -> None:
+    await conn.execute("DELETE FROM registration_nonces WHERE created_ts < $1", older_than_ts)
+    await conn.execute("INSERT INTO registration_nonces (nonce, created_ts) VALUES ($1, $2)", nonce, now_ms)
+
+
+async def take_nonce(conn: Conn, nonce: str, older_than_ts: int) -> bool:
+    """Consume a nonce; False if it is unknown, used or expired."""
+    status = await conn.execute(
+        "DELETE FROM registration_nonces WHERE nonce = $1 AND created_ts >= $2", nonce, older_than_ts
+    )
+    return status == "DELETE 1"

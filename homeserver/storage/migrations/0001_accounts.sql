@@ -84,3 +84,9 @@ CREATE TABLE account_data (
     stream_id BIGSERIAL NOT NULL,
     PRIMARY KEY (user_id, room_id, type)
 );
+
+-- One-time nonces for shared-secret registration (/_synapse/admin/v1/register).
+CREATE TABLE registration_nonces (
+    nonce TEXT PRIMARY KEY,
+    created_ts BIGINT NOT NULL
+);

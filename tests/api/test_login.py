@@ -1,0 +1,166 @@
+"""Login, sessions, refresh, logout, password change and deactivation over real HTTP."""
+
+from __future__ import annotations
+
+from tests.conftest import StartServer
+from tests.helpers import TestServer
+
+
+async def test_login_by_localpart_full_id_and_legacy_user_field(server: TestServer) -> None:
+    alice = await server.register("alice")
+    flows = await server.request("GET", "login")
+    assert {"type": "m.login.password"} in flows.body["flows"]
+
+    by_localpart = await server.login("alice", alice.password)
+    assert by_localpart.status == 200 and by_localpart.body["user_id"] == alice.user_id
+    by_full_id = await server.login("@alice:test.local", alice.password)
+    assert by_full_id.status == 200
+    by_upper = await server.login("ALICE", alice.password)
+    assert by_upper.status == 200
+    legacy = await server.request("POST", "login", {"type": "m.login.password", "user": "alice",
+                                                     "password": alice.password})
+    assert legacy.status == 200
+    assert len({by_localpart.body["device_id"], by_full_id.body["device_id"], legacy.body["device_id"]}) == 3
+
+
+async def test_wrong_password_unknown_user_and_other_server(server: TestServer) -> None:
+    await server.register("bob")
+    for user in ["bob", "nobody", "@bob:elsewhere.example"]:
+        resp = await server.login(user, "wrong password!")
+        assert (resp.status, resp.errcode) == (403, "M_FORBIDDEN"), user
+
+
+async def test_login_reuses_device_id(server: TestServer) -> None:
+    carol = await server.register("carol")
+    first = await server.login("carol", carol.password, device_id="LAPTOP", initial_device_display_name="Laptop")
+    second = await server.login("carol", carol.password, device_id="LAPTOP")
+    assert first.body["device_id"] == second.body["device_id"] == "LAPTOP"
+    for token in (first.body["access_token"], second.body["access_token"]):
+        assert (await server.request("GET", "account/whoami", token=token)).status == 200
+
+
+async def test_tokens_are_stored_only_as_hashes(server: TestServer) -> None:
+    dave = await server.register("dave")
+    stored = await server.hs.db.pool.fetch("SELECT token_hash FROM access_tokens")
+    assert stored and all(dave.access_token.encode() not in bytes(r["token_hash"]) for r in stored)
+    password_hash = await server.hs.db.pool.fetchval("SELECT password_hash FROM users")
+    assert password_hash.startswith("$argon2id$")
+
+
+async def test_logout_and_logout_all(server: TestServer) -> None:
+    erin = await server.register("erin")
+    other = await server.login("erin", erin.password)
+    assert (await erin.post("logout")).status == 200
+    gone = await erin.get("account/whoami")
+    assert (gone.status, gone.errcode) == (401, "M_UNKNOWN_TOKEN")
+    token = other.body["access_token"]
+    assert (await server.request("GET", "account/whoami", token=token)).status == 200
+    third = await server.login("erin", erin.password)
+    assert (await server.request("POST", "logout/all", {}, token=token)).status == 200
+    for t in (token, third.body["access_token"]):
+        assert (await server.request("GET", "account/whoami", token=t)).errcode == "M_UNKNOWN_TOKEN"
+
+
+async def test_refresh_rotation_and_soft_logout(server: TestServer) -> None:
+    frank = await server.register("frank")
+    login = await server.login("frank", frank.password, refresh_token=True)
+    assert login.body["expires_in_ms"] == 300_000
+    access, refresh = login.body["access_token"], login.body["refresh_token"]
+    assert (await server.request("GET", "account/whoami", token=access)).status == 200
+
+    server.hs.clock.advance(301_000)
+    expired = await server.request("GET", "account/whoami", token=access)
+    assert (expired.status, expired.errcode) == (401, "M_UNKNOWN_TOKEN")
+    assert expired.body["soft_logout"] is True
+
+    new = await server.request("POST", "refresh", {"refresh_token": refresh})
+    assert new.status == 200 and new.body["refresh_token"] != refresh
+    assert (await server.request("GET", "account/whoami", token=new.body["access_token"])).status == 200
+    # Once the new access token is used the old refresh token is revoked.
+    reused = await server.request("POST", "refresh", {"refresh_token": refresh})
+    assert (reused.status, reused.errcode) == (401, "M_UNKNOWN_TOKEN")
+    bad = await server.request("POST", "refresh", {"refresh_token": 7})
+    assert bad.errcode == "M_BAD_JSON"
+
+
+async def test_repeated_failures_lock_the_account_out(start_server: StartServer) -> None:
+    server = await start_server({"auth": {"lockout_after_failures": 3, "lockout_ms": 60_000}})
+    gina = await server.register("gina")
+    server.hs.lockout.delay_seconds = lambda *keys: 0.0  # type: ignore[method-assign]
+    for _ in range(3):
+        assert (await server.login("gina", "wrong password!")).errcode == "M_FORBIDDEN"
+    locked = await server.login("gina", gina.password)
+    assert (locked.status, locked.errcode) == (429, "M_LIMIT_EXCEEDED")
+    assert 0 < locked.body["retry_after_ms"] <= 60_000
+    server.hs.clock.advance(61_000)
+    assert (await server.login("gina", gina.password)).status == 200
+
+
+async def test_login_rate_limit(start_server: StartServer) -> None:
+    server = await start_server({"rate_limits": {"enabled": True, "login": {"per_second": 0.1, "burst": 2}}})
+    codes = [(await server.login("nobody", "x" * 10)).status for _ in range(3)]
+    assert codes == [403, 403, 429]
+
+
+async def test_change_password_with_uia(server: TestServer) -> None:
+    hal = await server.register("hal")
+    other = await server.login("hal", hal.password)
+    body = {"new_password": "a brand new password", "logout_devices": True}
+    first = await hal.post("account/password", body)
+    assert first.status == 401 and first.body["flows"] == [{"stages": ["m.login.password"]}]
+    auth = {"type": "m.login.password", "identifier": {"type": "m.id.user", "user": "hal"},
+            "session": first.body["session"]}
+    wrong = await hal.post("account/password", {**body, "auth": {**auth, "password": "not it at all"}})
+    assert (wrong.status, wrong.errcode) == (401, "M_FORBIDDEN")
+    done = await hal.post("account/password", {**body, "auth": {**auth, "password": hal.password}})
+    assert done.status == 200
+    assert (await server.login("hal", hal.password)).errcode == "M_FORBIDDEN"
+    assert (await server.login("hal", "a brand new password")).status == 200
+    assert (await hal.get("account/whoami")).status == 200, "the current device stays logged in"
+    other_whoami = await server.request("GET", "account/whoami", token=other.body["access_token"])
+    assert other_whoami.errcode == "M_UNKNOWN_TOKEN"
+
+
+async def test_password_stage_must_name_the_requester(server: TestServer) -> None:
+    ivy = await server.register("ivy")
+    jack = await server.register("jack")
+    first = await ivy.post("account/password", {"new_password": "whatever works here"})
+    auth = {"type": "m.login.password", "identifier": {"type": "m.id.user", "user": "jack"},
+            "password": jack.password, "session": first.body["session"]}
+    resp = await ivy.post("account/password", {"new_password": "whatever works here", "auth": auth})
+    assert (resp.status, resp.errcode) == (401, "M_FORBIDDEN")
+
+
+async def test_deactivate_forever(server: TestServer) -> None:
+    kate = await server.register("kate")
+    first = await kate.post("account/deactivate", {"erase": True})
+    auth = {"type": "m.login.password", "user": "kate", "password": kate.password,
+            "session": first.body["session"]}
+    done = await kate.post("account/deactivate", {"erase": True, "auth": auth})
+    assert done.status == 200
+    assert (await kate.get("account/whoami")).errcode == "M_UNKNOWN_TOKEN"
+    login = await server.login("kate", kate.password)
+    assert (login.status, login.errcode) == (403, "M_USER_DEACTIVATED")
+    again = await server.request("POST", "register", {"username": "kate", "password": "correct horse battery",
+                                                      "auth": {"type": "m.login.dummy"}})
+    assert again.errcode == "M_USER_IN_USE", "a deactivated localpart is never reused"
+    assert await server.hs.db.pool.fetchval("SELECT count(*) FROM profiles WHERE user_id = $1", kate.user_id) == 0
+
+
+async def test_login_bad_input(server: TestServer) -> None:
+    cases = [
+        ({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": "x"}}, 400, "M_MISSING_PARAM"),
+        ({"type": "m.login.password", "password": "x"}, 400, "M_MISSING_PARAM"),
+        ({"type": "m.login.password", "identifier": "x", "password": "x"}, 400, "M_BAD_JSON"),
+        ({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": 3}, "password": "x"},
+         400, "M_BAD_JSON"),
+        ({"type": "m.login.bogus"}, 400, "M_UNKNOWN"),
+        ({"type": 12}, 400, "M_BAD_JSON"),
+    ]
+    for body, status, errcode in cases:
+        resp = await server.request("POST", "login", body)
+        assert (resp.status, resp.errcode) == (status, errcode), body
+    resp = await server.request("POST", "login", data=b"nope", headers={"Content-Type": "application/json"})
+    assert resp.errcode == "M_NOT_JSON"
+    resp = await server.request("GET", "account/whoami", headers={"Authorization": "Basic abc"})
+    assert resp.errcode == "M_MISSING_TOKEN"
