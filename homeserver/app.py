@@ -12,6 +12,7 @@ from homeserver.api import middleware
 from homeserver.api.context import HOMESERVER
 from homeserver.api.client import ROUTES as CLIENT_ROUTES
 from homeserver.api.admin import ROUTES as ADMIN_ROUTES
+from homeserver.api.metrics import routes as METRICS_ROUTES
 from homeserver.config import Config, ListenerConfig
 from homeserver.server import HomeServer
 
@@ -19,11 +20,11 @@ log = logging.getLogger(__name__)
 
 def build_app(hs: HomeServer) -> web.Application:
     app = web.Application(
-        middlewares=[middleware.cors, middleware.errors],
+        middlewares=[middleware.cors, middleware.metrics, middleware.errors],
         client_max_size=hs.config.server.max_request_body_bytes,
     )
     app[HOMESERVER] = hs
-    for routes in (*CLIENT_ROUTES, *ADMIN_ROUTES):
+    for routes in (*CLIENT_ROUTES, *ADMIN_ROUTES, METRICS_ROUTES):
         app.add_routes(routes)
     return app
 

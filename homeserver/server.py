@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from homeserver.clock import Clock
 from homeserver.config import Config
 from homeserver.keys import ServerKey, load_or_create
+from homeserver.metrics import Metrics
 from homeserver.ratelimit import LoginLockout, RateLimiter
 from homeserver.storage.db import Database
 from homeserver.storage.migrate import migrate
@@ -26,6 +27,7 @@ class HomeServer:
     ratelimiter: RateLimiter
     lockout: LoginLockout
     passwords: PasswordHasher
+    metrics: Metrics
 
     @property
     def server_name(self) -> str:
@@ -53,6 +55,7 @@ class HomeServer:
             ratelimiter=RateLimiter(clock, enabled=config.rate_limits.enabled),
             lockout=LoginLockout(clock, config.auth),
             passwords=PasswordHasher(config.auth.password_hash),
+            metrics=Metrics(),
         )
 
     async def close(self) -> None:

@@ -8,10 +8,12 @@ that is a bug to fix, never a way to answer bad input.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from homeserver.api.context import get_hs
 from homeserver.api.responses import json_response
 from homeserver.errors import MatrixError
 
@@ -58,3 +60,16 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 def _error(status: int, errcode: str, message: str) -> web.Response:
     return json_response({"errcode": errcode, "error": message}, status=status)
+
+
+@web.middleware
+async def metrics(request: web.Request, handler: Handler) -> web.StreamResponse:
+    started = time.perf_counter()
+    response = await handler(request)
+    # The route's pattern, not the path, so user IDs never become label values.
+    resource = request.match_info.route.resource
+    route = resource.canonical if resource is not None else "unmatched"
+    m = get_hs(request).metrics
+    m.requests.labels(request.method, route, str(response.status)).inc()
+    m.latency.labels(request.method, route).observe(time.perf_counter() - started)
+    return response

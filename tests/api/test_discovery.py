@@ -28,3 +28,12 @@ async def test_cors_preflight(server: TestServer) -> None:
     async with server.session.options(server.url + "/_matrix/client/v3/login") as resp:
         assert resp.status == 204
         assert resp.headers["Access-Control-Allow-Origin"] == "*"
+
+
+async def test_metrics_count_requests_by_route_pattern(server: TestServer) -> None:
+    await server.request("GET", "/_matrix/client/versions")
+    await server.request("GET", "/_matrix/client/v3/profile/@someone:test.local")
+    async with server.session.get(server.url + "/metrics") as resp:
+        text = await resp.text()
+    assert 'route="/_matrix/client/versions",status="200"' in text
+    assert "@someone" not in text, "label values are route patterns, never user input"

@@ -1,0 +1,23 @@
+"""Prometheus metrics, in a registry owned by the HomeServer (no process-global state)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+
+@dataclass
+class Metrics:
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        self.requests = Counter(
+            "homeserver_http_requests", "HTTP requests served", ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "homeserver_http_request_seconds", "Time to serve an HTTP request", ["method", "route"],
+            registry=self.registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 60),
+        )
