@@ -128,6 +128,12 @@ class UserDirectoryConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class RoomsConfig:
+    # The version of new rooms unless createRoom names one; 10, 11 or 12.
+    default_room_version: str = "12"
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     server: ServerConfig = ServerConfig()
     database: DatabaseConfig = DatabaseConfig()
@@ -135,6 +141,7 @@ class Config:
     auth: AuthConfig = AuthConfig()
     rate_limits: RateLimitsConfig = RateLimitsConfig()
     user_directory: UserDirectoryConfig = UserDirectoryConfig()
+    rooms: RoomsConfig = RoomsConfig()
     # Directory holding the config's relative paths (signing key, embedded database).
     data_dir: str = "."
 
@@ -189,6 +196,8 @@ def _check(config: Config) -> None:
         raise ConfigError("registration.tokens: require_token is set but no tokens are listed")
     if config.auth.password_hash.memory_cost_kib < 8 * config.auth.password_hash.parallelism:
         raise ConfigError("auth.password_hash.memory_cost_kib: must be at least 8 x parallelism")
+    if config.rooms.default_room_version not in ("10", "11", "12"):
+        raise ConfigError("rooms.default_room_version: expected one of 10, 11, 12")
     if config.user_directory.max_limit < 1:
         raise ConfigError("user_directory.max_limit: expected a positive integer")
 

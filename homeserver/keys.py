@@ -1,47 +1,32 @@
-"""The server's ed25519 signing key, in the file format Synapse uses:
-one line ``ed25519 <key_id> <unpadded base64 seed>``.
-"""
+"""The server's ed25519 signing key file, in the format Synapse uses
+(``ed25519 <version> <unpadded base64 seed>``); parsing lives in ``events.signing``."""
 
 from __future__ import annotations
 
-import base64
-import secrets
-from dataclasses import dataclass
 from pathlib import Path
 
-from nacl.signing import SigningKey
+from homeserver.events.signing import SigningKey, generate_signing_key, read_signing_keys, write_signing_keys
+
+ServerKey = SigningKey
 
 
-@dataclass(frozen=True)
-class ServerKey:
-    key_id: str  # "ed25519:abc123"
-    signing_key: SigningKey
-
-    @property
-    def verify_key_base64(self) -> str:
-        return base64.b64encode(bytes(self.signing_key.verify_key)).decode().rstrip("=")
+def generate() -> SigningKey:
+    return generate_signing_key()
 
 
-def generate() -> ServerKey:
-    return ServerKey("ed25519:" + secrets.token_hex(3), SigningKey.generate())
-
-
-def write(key: ServerKey, path: Path) -> None:
-    seed = base64.b64encode(bytes(key.signing_key)).decode().rstrip("=")
-    algorithm, version = key.key_id.split(":", 1)
-    path.write_text(f"{algorithm} {version} {seed}\n")
+def write(key: SigningKey, path: Path) -> None:
+    path.write_text(write_signing_keys([key]))
     path.chmod(0o600)
 
 
-def read(path: Path) -> ServerKey:
-    algorithm, version, seed = path.read_text().split()
-    if algorithm != "ed25519":
-        raise ValueError(f"{path}: unsupported key algorithm {algorithm!r}")
-    seed_bytes = base64.b64decode(seed + "=" * (-len(seed) % 4))
-    return ServerKey(f"{algorithm}:{version}", SigningKey(seed_bytes))
+def read(path: Path) -> SigningKey:
+    keys = read_signing_keys(path.read_text())
+    if not keys:
+        raise ValueError(f"{path}: no signing key")
+    return keys[0]
 
 
-def load_or_create(path: Path) -> ServerKey:
+def load_or_create(path: Path) -> SigningKey:
     if path.exists():
         return read(path)
     key = generate()

@@ -13,8 +13,10 @@ from homeserver.config import Config
 from homeserver.keys import ServerKey, load_or_create
 from homeserver.metrics import Metrics
 from homeserver.ratelimit import LoginLockout, RateLimiter
+from homeserver.rooms.locks import KeyedLock
 from homeserver.storage.db import Database
 from homeserver.storage.migrate import migrate
+from homeserver.sync.notifier import Notifier
 from homeserver.users.passwords import PasswordHasher
 
 
@@ -28,6 +30,8 @@ class HomeServer:
     lockout: LoginLockout
     passwords: PasswordHasher
     metrics: Metrics
+    room_locks: KeyedLock
+    notifier: Notifier
 
     @property
     def server_name(self) -> str:
@@ -56,6 +60,8 @@ class HomeServer:
             lockout=LoginLockout(clock, config.auth),
             passwords=PasswordHasher(config.auth.password_hash),
             metrics=Metrics(),
+            room_locks=KeyedLock(),
+            notifier=Notifier(),
         )
 
     async def close(self) -> None:

@@ -10,8 +10,11 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -29,16 +32,20 @@ def _with_database(url: str, database: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Any:
+def postgres_url() -> Any:
     url = os.environ.get("HOMESERVER_TEST_DATABASE_URL")
     if url:
         yield url
         return
     import pgserver
 
-    server = pgserver.get_server(tmp_path_factory.mktemp("pg") / "data", cleanup_mode="delete")
+    # Not under pytest's tmp_path: pytest prunes old numbered temp dirs, which would pull
+    # the data directory from under a concurrent test run's server.
+    parent = Path(tempfile.mkdtemp(prefix="homeserver-test-pg-"))
+    server = pgserver.get_server(parent / "data", cleanup_mode="delete")
     yield server.get_uri()
     server.cleanup()
+    shutil.rmtree(parent, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -26,6 +26,11 @@ class Response:
         return self.body.get("errcode") if isinstance(self.body, dict) else None
 
 
+def _body(json: Any, kwargs: dict[str, Any]) -> Any:
+    """An empty JSON object unless the caller sends raw ``data`` or a body of its own."""
+    return None if "data" in kwargs else (json if json is not None else {})
+
+
 @dataclass
 class User:
     server: TestServer
@@ -41,10 +46,10 @@ class User:
         return await self.request("GET", path, **kwargs)
 
     async def post(self, path: str, json: Any = None, **kwargs: Any) -> Response:
-        return await self.request("POST", path, json if json is not None else {}, **kwargs)
+        return await self.request("POST", path, _body(json, kwargs), **kwargs)
 
     async def put(self, path: str, json: Any = None, **kwargs: Any) -> Response:
-        return await self.request("PUT", path, json if json is not None else {}, **kwargs)
+        return await self.request("PUT", path, _body(json, kwargs), **kwargs)
 
     async def delete(self, path: str, json: Any = None, **kwargs: Any) -> Response:
         return await self.request("DELETE", path, json, **kwargs)

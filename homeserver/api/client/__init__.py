@@ -6,8 +6,10 @@ from homeserver.api.client import (
     devices,
     discovery,
     login,
+    membership,
     profile,
     register,
+    rooms,
     user_directory,
 )
 
@@ -20,4 +22,6 @@ ROUTES = [
     profile.routes,
     user_directory.routes,
     account_data.routes,
+    rooms.routes,
+    membership.routes,
 ]

@@ -1,0 +1,1 @@
+"""Rooms: creating them, sending events into their graphs, membership and reads."""

@@ -1,0 +1,61 @@
+"""Event filters (spec: client-server-api "Filtering"): the RoomEventFilter fields that
+narrow /messages and /context, parsed once at the edge."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from homeserver.errors import MatrixError
+
+
+@dataclass(frozen=True, slots=True)
+class RoomEventFilter:
+    types: tuple[str, ...] | None = None
+    not_types: tuple[str, ...] = ()
+    senders: tuple[str, ...] | None = None
+    not_senders: tuple[str, ...] = ()
+    limit: int | None = None
+    lazy_load_members: bool = False
+
+    def type_patterns(self) -> tuple[list[str] | None, list[str] | None]:
+        """LIKE patterns for ``types`` and ``not_types`` (``*`` is the spec's wildcard)."""
+        return (
+            [_like(t) for t in self.types] if self.types is not None else None,
+            [_like(t) for t in self.not_types] or None,
+        )
+
+
+def _like(pattern: str) -> str:
+    escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped.replace("*", "%")
+
+
+def _strings(raw: dict[str, Any], key: str) -> tuple[str, ...] | None:
+    value = raw.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise MatrixError(400, "M_BAD_JSON", f"filter '{key}' must be an array of strings")
+    return tuple(value)
+
+
+def parse_room_event_filter(raw: Any) -> RoomEventFilter:
+    if raw is None:
+        return RoomEventFilter()
+    if not isinstance(raw, dict):
+        raise MatrixError(400, "M_BAD_JSON", "A filter must be a JSON object")
+    limit = raw.get("limit")
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
+        raise MatrixError(400, "M_BAD_JSON", "filter 'limit' must be a positive integer")
+    lazy = raw.get("lazy_load_members", False)
+    if not isinstance(lazy, bool):
+        raise MatrixError(400, "M_BAD_JSON", "filter 'lazy_load_members' must be a boolean")
+    return RoomEventFilter(
+        types=_strings(raw, "types"),
+        not_types=_strings(raw, "not_types") or (),
+        senders=_strings(raw, "senders"),
+        not_senders=_strings(raw, "not_senders") or (),
+        limit=limit,
+        lazy_load_members=lazy,
+    )

@@ -1,0 +1,153 @@
+"""Events of the room graphs: the PDUs as signed, their edges, forward extremities,
+transaction IDs, and the room-ordered reads the client API pages through."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import orjson
+
+Conn = asyncpg.Connection | asyncpg.Pool
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    event_id: str
+    room_id: str
+    stream_ordering: int
+    depth: int
+    type: str
+    state_key: str | None
+    sender: str
+    origin_server_ts: int
+    pdu: dict[str, Any]
+    state_group: int
+    redacted_by: str | None
+    rejected: bool
+
+    @property
+    def is_state(self) -> bool:
+        return self.state_key is not None
+
+
+_COLUMNS = (
+    "event_id, room_id, stream_ordering, depth, type, state_key, sender, origin_server_ts, json,"
+    " state_group, redacted_by, (rejected_reason IS NOT NULL OR soft_failed) AS rejected"
+)
+
+
+def _event(row: asyncpg.Record) -> StoredEvent:
+    values = dict(row)
+    values["pdu"] = orjson.loads(values.pop("json"))
+    return StoredEvent(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    event_id: str
+    room_id: str
+    pdu: dict[str, Any]
+    json: str
+    state_group: int
+    relates_to: str | None = None
+    rel_type: str | None = None
+    rejected_reason: str | None = None
+    soft_failed: bool = False
+
+
+async def insert_event(conn: Conn, event: NewEvent) -> int:
+    """Persist an event with its edges; return the stream ordering it was given."""
+    pdu = event.pdu
+    stream_ordering = await conn.fetchval(
+        "INSERT INTO events (event_id, room_id, stream_ordering, depth, type, state_key, sender,"
+        " origin_server_ts, json, state_group, relates_to, rel_type, rejected_reason, soft_failed)"
+        " VALUES ($1, $2, nextval('events_stream_seq'), $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+        " RETURNING stream_ordering",
+        event.event_id, event.room_id, pdu["depth"], pdu["type"], pdu.get("state_key"), pdu["sender"],
+        pdu["origin_server_ts"], event.json, event.state_group, event.relates_to, event.rel_type,
+        event.rejected_reason, event.soft_failed,
+    )
+    await conn.executemany(
+        "INSERT INTO event_edges (event_id, prev_event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        [(event.event_id, p) for p in pdu.get("prev_events", ())],
+    )
+    await conn.executemany(
+        "INSERT INTO event_auth (event_id, auth_event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        [(event.event_id, a) for a in pdu.get("auth_events", ())],
+    )
+    return stream_ordering
+
+
+async def get_event(conn: Conn, event_id: str) -> StoredEvent | None:
+    row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM events WHERE event_id = $1", event_id)
+    return _event(row) if row else None
+
+
+async def get_events(conn: Conn, event_ids: Iterable[str]) -> dict[str, StoredEvent]:
+    rows = await conn.fetch(f"SELECT {_COLUMNS} FROM events WHERE event_id = ANY($1::text[])", list(event_ids))
+    return {r["event_id"]: _event(r) for r in rows}
+
+
+async def get_forward_extremities(conn: Conn, room_id: str) -> list[tuple[str, int, int]]:
+    """(event_id, depth, state_group) of each forward extremity."""
+    rows = await conn.fetch(
+        "SELECT e.event_id, e.depth, e.state_group FROM forward_extremities f"
+        " JOIN events e USING (event_id) WHERE f.room_id = $1",
+        room_id,
+    )
+    return [(r["event_id"], r["depth"], r["state_group"]) for r in rows]
+
+
+async def set_forward_extremities(conn: Conn, room_id: str, remove: Sequence[str], add: str) -> None:
+    await conn.execute(
+        "DELETE FROM forward_extremities WHERE room_id = $1 AND event_id = ANY($2::text[])", room_id, list(remove)
+    )
+    await conn.execute("INSERT INTO forward_extremities (room_id, event_id) VALUES ($1, $2)", room_id, add)
+
+
+async def mark_redacted(conn: Conn, event_id: str, redaction_id: str) -> None:
+    await conn.execute(
+        "UPDATE events SET redacted_by = $2 WHERE event_id = $1 AND redacted_by IS NULL", event_id, redaction_id
+    )
+
+
+async def get_txn_event(conn: Conn, user_id: str, device_id: str, txn_id: str) -> str | None:
+    return await conn.fetchval(
+        "SELECT event_id FROM event_txn_ids WHERE user_id = $1 AND device_id = $2 AND txn_id = $3",
+        user_id, device_id, txn_id,
+    )
+
+
+async def insert_txn_event(conn: Conn, user_id: str, device_id: str, txn_id: str, event_id: str, now_ms: int) -> None:
+    await conn.execute(
+        "INSERT INTO event_txn_ids (user_id, device_id, txn_id, event_id, created_ts) VALUES ($1, $2, $3, $4, $5)",
+        user_id, device_id, txn_id, event_id, now_ms,
+    )
+
+
+async def room_events(
+    conn: Conn, room_id: str, *, after: int | None, before: int | None, backwards: bool, limit: int,
+    types: Sequence[str] | None = None, not_types: Sequence[str] | None = None,
+    senders: Sequence[str] | None = None, not_senders: Sequence[str] | None = None,
+) -> list[StoredEvent]:
+    """Served events of a room strictly between two stream orderings, in the direction asked.
+
+    ``types`` and ``not_types`` are LIKE patterns (see ``rooms.filters.type_patterns``).
+    """
+    rows = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM events WHERE room_id = $1"
+        " AND ($2::bigint IS NULL OR stream_ordering > $2) AND ($3::bigint IS NULL OR stream_ordering < $3)"
+        " AND rejected_reason IS NULL AND NOT soft_failed"
+        " AND ($5::text[] IS NULL OR type LIKE ANY($5)) AND ($6::text[] IS NULL OR NOT type LIKE ANY($6))"
+        " AND ($7::text[] IS NULL OR sender = ANY($7)) AND ($8::text[] IS NULL OR sender <> ALL($8))"
+        f" ORDER BY stream_ordering {'DESC' if backwards else 'ASC'} LIMIT $4",
+        room_id, after, before, limit, types, not_types, senders, not_senders,
+    )
+    return [_event(r) for r in rows]
+
+
+async def max_stream_ordering(conn: Conn) -> int:
+    return await conn.fetchval("SELECT COALESCE(MAX(stream_ordering), 0) FROM events")

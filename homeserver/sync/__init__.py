@@ -1,0 +1,1 @@
+"""/sync and real time: streams, the notifier, and the long-poll."""

@@ -1,0 +1,106 @@
+"""Rooms over real HTTP: a DM and a group chat from creation to history."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers import TestServer, User
+
+
+async def create_room(user: User, **body: object) -> str:
+    resp = await user.post("createRoom", body)
+    assert resp.status == 200, resp
+    return resp.body["room_id"]
+
+
+async def send_text(user: User, room_id: str, body: str, txn: str | None = None) -> str:
+    txn = txn or f"t{hash((room_id, body)) & 0xffffff}"
+    resp = await user.put(f"rooms/{room_id}/send/m.room.message/{txn}", {"msgtype": "m.text", "body": body})
+    assert resp.status == 200, resp
+    return resp.body["event_id"]
+
+
+@pytest.mark.parametrize("version", ["10", "11", "12"])
+async def test_direct_chat_from_creation_to_history(server: TestServer, version: str) -> None:
+    alice = await server.register("alice")
+    bob = await server.register("bob")
+    room_id = await create_room(alice, preset="trusted_private_chat", is_direct=True, invite=[bob.user_id],
+                                room_version=version, name="Alice and Bob")
+    assert room_id.startswith("!")
+
+    early = await send_text(alice, room_id, "hello before you joined")
+    assert (await bob.post(f"join/{room_id}")).body == {"room_id": room_id}
+    hi = await send_text(bob, room_id, "hi alice")
+
+    for user in (alice, bob):
+        joined = await user.get("joined_rooms")
+        assert joined.body["joined_rooms"] == [room_id]
+
+    page = await bob.get(f"rooms/{room_id}/messages", params={"dir": "b", "limit": "50"})
+    assert page.status == 200
+    bodies = [e["content"].get("body") for e in page.body["chunk"] if e["type"] == "m.room.message"]
+    assert bodies == ["hi alice", "hello before you joined"], "shared history shows what came before the join"
+    types = [e["type"] for e in reversed(page.body["chunk"])]
+    assert types[0] == "m.room.create"
+
+    event = await bob.get(f"rooms/{room_id}/event/{early}")
+    assert event.body["content"]["body"] == "hello before you joined" and event.body["sender"] == alice.user_id
+    name = await bob.get(f"rooms/{room_id}/state/m.room.name")
+    assert name.body == {"name": "Alice and Bob"}
+    members = await alice.get(f"rooms/{room_id}/joined_members")
+    assert set(members.body["joined"]) == {alice.user_id, bob.user_id}
+    assert hi
+
+
+async def test_txn_id_is_idempotent_per_device(server: TestServer) -> None:
+    alice = await server.register("alice")
+    room_id = await create_room(alice)
+    first = await send_text(alice, room_id, "once", txn="same")
+    again = await send_text(alice, room_id, "once", txn="same")
+    assert first == again
+    other_device = await server.login("alice", alice.password)
+    token = other_device.body["access_token"]
+    resp = await server.request("PUT", f"rooms/{room_id}/send/m.room.message/same",
+                                {"msgtype": "m.text", "body": "once"}, token=token)
+    assert resp.body["event_id"] != first
+    page = await alice.get(f"rooms/{room_id}/messages", params={"limit": "100"})
+    assert [e["content"].get("body") for e in page.body["chunk"]].count("once") == 2
+
+
+async def test_outsiders_cannot_send_or_read(server: TestServer) -> None:
+    alice = await server.register("alice")
+    eve = await server.register("eve")
+    room_id = await create_room(alice, preset="private_chat")
+    secret = await send_text(alice, room_id, "secret")
+    resp = await eve.put(f"rooms/{room_id}/send/m.room.message/x", {"msgtype": "m.text", "body": "let me in"})
+    assert (resp.status, resp.errcode) == (403, "M_FORBIDDEN")
+    for path in [f"rooms/{room_id}/messages", f"rooms/{room_id}/event/{secret}", f"rooms/{room_id}/state",
+                 f"rooms/{room_id}/members", f"rooms/{room_id}/context/{secret}"]:
+        resp = await eve.get(path)
+        assert resp.status in (403, 404), path
+        assert "secret" not in str(resp.body), path
+    resp = await eve.post(f"join/{room_id}")
+    assert (resp.status, resp.errcode) == (403, "M_FORBIDDEN")
+
+
+async def test_edit_redact_and_bad_input(server: TestServer) -> None:
+    alice = await server.register("alice")
+    room_id = await create_room(alice)
+    original = await send_text(alice, room_id, "typo")
+    resp = await alice.put(f"rooms/{room_id}/redact/{original}/r1", {"reason": "oops"})
+    assert resp.status == 200
+    redacted = await alice.get(f"rooms/{room_id}/event/{original}")
+    assert redacted.body["content"] == {}
+    assert redacted.body["unsigned"]["redacted_because"]["content"]["reason"] == "oops"
+
+    resp = await alice.put(f"rooms/{room_id}/state/m.room.member/{alice.user_id}", {"displayname": "no membership"})
+    assert (resp.status, resp.errcode) == (400, "M_BAD_JSON")
+    resp = await alice.put(f"rooms/{room_id}/state/m.room.power_levels", {"users_default": "10"})
+    assert (resp.status, resp.errcode) == (400, "M_BAD_JSON")
+    resp = await alice.put(f"rooms/{room_id}/send/m.room.message/big", {"body": "x" * 70_000})
+    assert (resp.status, resp.errcode) == (413, "M_TOO_LARGE")
+    resp = await alice.put(f"rooms/!nope:test.local/send/m.room.message/x", {"body": "hi"})
+    assert (resp.status, resp.errcode) == (404, "M_NOT_FOUND")
+    resp = await alice.put(f"rooms/{room_id}/send/m.room.message/x", data=b"[1]",
+                           headers={"Content-Type": "application/json"})
+    assert (resp.status, resp.errcode) == (400, "M_BAD_JSON")
