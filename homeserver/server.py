@@ -17,6 +17,7 @@ from homeserver.rooms.locks import KeyedLock
 from homeserver.storage.db import Database
 from homeserver.storage.migrate import migrate
 from homeserver.sync.notifier import Notifier
+from homeserver.sync.streams import StreamTracker
 from homeserver.users.passwords import PasswordHasher
 
 
@@ -32,6 +33,7 @@ class HomeServer:
     metrics: Metrics
     room_locks: KeyedLock
     notifier: Notifier
+    streams: StreamTracker
 
     @property
     def server_name(self) -> str:
@@ -47,6 +49,7 @@ class HomeServer:
         try:
             async with db.pool.acquire() as conn:
                 await migrate(conn)
+                streams = await StreamTracker.load(conn)
         except BaseException:
             await db.close()
             raise
@@ -62,6 +65,7 @@ class HomeServer:
             metrics=Metrics(),
             room_locks=KeyedLock(),
             notifier=Notifier(),
+            streams=streams,
         )
 
     async def close(self) -> None:

@@ -39,6 +39,8 @@ async def cors(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 @web.middleware
 async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if "%00" in request.raw_path or "\x00" in request.path:
+        return _error(400, "M_INVALID_PARAM", "The request path may not contain NUL")
     try:
         return await handler(request)
     except MatrixError as e:

@@ -30,7 +30,20 @@ async def json_body(request: web.Request, *, allow_empty: bool = False) -> dict[
         raise MatrixError(400, "M_NOT_JSON", "Content not JSON") from None
     if not isinstance(body, dict):
         raise bad_json("Content must be a JSON object")
+    # PostgreSQL cannot store U+0000 in text or jsonb; no Matrix field needs it.
+    if b"u0000" in raw and _contains_nul(body):
+        raise bad_json("Content may not contain the NUL character")
     return body
+
+
+def _contains_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any("\x00" in k or _contains_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_contains_nul(v) for v in value)
+    return False
 
 
 def _field(body: dict[str, Any], key: str, kind: type | tuple[type, ...], what: str, default: Any) -> Any:

@@ -1,12 +1,14 @@
-"""Events as clients see them (spec: client-server-api "Room Event Format")."""
+"""Events as clients see them (spec: client-server-api "Room Event Format"), with their
+bundled aggregations (rooms/aggregations.py) when served to a reader."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from homeserver.events.redaction import redact_event
 from homeserver.events.room_versions import get_room_version
+from homeserver.rooms import aggregations
 from homeserver.storage import events as event_store
 from homeserver.storage.events import StoredEvent
 
@@ -28,14 +30,51 @@ def client_event(event: StoredEvent, room_version: str, redacted_because: dict[s
     return out
 
 
-async def client_events(conn: Any, events: Sequence[StoredEvent], room_version: str) -> list[dict[str, Any]]:
-    """Serve a batch, fetching the redaction events of those that were redacted."""
+async def client_events(
+    conn: Any, events: Sequence[StoredEvent], room_version: str, *, user_id: str | None = None
+) -> list[dict[str, Any]]:
+    """Serve a batch, fetching the redaction events of those that were redacted.
+
+    With the reader's ``user_id``, each event carries the aggregations of the child
+    events that reader may see; every read path that serves room events passes it.
+    """
     redaction_ids = {e.redacted_by for e in events if e.redacted_by}
     redactions = await event_store.get_events(conn, redaction_ids) if redaction_ids else {}
-    return [
-        client_event(
+    bundles = await aggregations.bundles(conn, user_id, events) if user_id is not None else {}
+    relations = await _relations_json(conn, bundles, room_version, user_id) if bundles else {}
+    out = []
+    for e in events:
+        event = client_event(
             e, room_version,
             client_event(redactions[e.redacted_by], room_version) if e.redacted_by in redactions else None,
         )
-        for e in events
-    ]
+        if e.event_id in relations:
+            event.setdefault("unsigned", {})["m.relations"] = relations[e.event_id]
+        out.append(event)
+    return out
+
+
+async def _relations_json(
+    conn: Any, bundles: Mapping[str, aggregations.Bundle], room_version: str, user_id: str | None
+) -> dict[str, dict[str, Any]]:
+    # A thread's latest event is served like any event, with its own aggregations (its
+    # edits). It is a thread child, so it has no thread of its own: this recursion ends.
+    latest = [b.thread.latest_event for b in bundles.values() if b.thread is not None]
+    served = await client_events(conn, latest, room_version, user_id=user_id)
+    latest_json = {e.event_id: json for e, json in zip(latest, served)}
+    out: dict[str, dict[str, Any]] = {}
+    for event_id, bundle in bundles.items():
+        relations: dict[str, Any] = {}
+        if bundle.replace is not None:
+            relations[aggregations.REPLACE] = client_event(bundle.replace, room_version)
+        if bundle.thread is not None:
+            relations[aggregations.THREAD] = {
+                "latest_event": latest_json[bundle.thread.latest_event.event_id],
+                "count": bundle.thread.count,
+                "current_user_participated": bundle.thread.current_user_participated,
+            }
+        if bundle.references:
+            relations[aggregations.REFERENCE] = {"chunk": [{"event_id": i} for i in bundle.references]}
+        if relations:
+            out[event_id] = relations
+    return out

@@ -42,6 +42,14 @@ async def join(hs: HomeServer, user_id: str, room_id_or_alias: str, reason: str 
     return room_id
 
 
+async def knock(hs: HomeServer, user_id: str, room_id_or_alias: str, reason: str | None = None) -> str:
+    """Ask to be let in (spec: "Knocking on rooms"); the join rule must allow knocking."""
+    room_id = await resolve_room(hs, room_id_or_alias)
+    content = await member_content(hs, user_id, "knock", reason=reason)
+    await send_event(hs, room_id, user_id, Draft("m.room.member", content, user_id))
+    return room_id
+
+
 async def _ensure_target(hs: HomeServer, user_id: str) -> None:
     split_user_id(user_id)
     if hs.is_mine(user_id):

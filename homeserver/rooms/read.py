@@ -25,9 +25,11 @@ def stream_token(stream_ordering: int) -> str:
 
 
 def parse_stream_token(token: str) -> int:
-    if not token.startswith("s") or not token[1:].isdigit():
+    """``s<N>``, or a /sync token ``s<N>_...`` whose first part is the same position."""
+    position = token[1:].split("_", 1)[0]
+    if not token.startswith("s") or not position.isdigit() or len(position) > 18:
         raise MatrixError(400, "M_INVALID_PARAM", f"Invalid pagination token {token!r}")
-    return int(token[1:])
+    return int(position)
 
 
 async def _room_version(conn: Any, room_id: str) -> str:
@@ -46,7 +48,7 @@ async def get_event(hs: HomeServer, user_id: str, room_id: str, event_id: str) -
         await visibility.check_room_readable(conn, user_id, room_id)
         if not await visibility.filter_events(conn, user_id, [event]):
             raise MatrixError(404, "M_NOT_FOUND", "Event not found")
-        return (await client_events(conn, [event], await _room_version(conn, room_id)))[0]
+        return (await client_events(conn, [event], await _room_version(conn, room_id), user_id=user_id))[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +85,7 @@ async def messages(
             last = events[-1].stream_ordering
             end = stream_token(last - 1 if backwards else last)
         visible = await visibility.filter_events(conn, user_id, events)
-        chunk = await client_events(conn, visible, room_version)
+        chunk = await client_events(conn, visible, room_version, user_id=user_id)
         state = await _lazy_members(conn, room_id, visible, room_version) if event_filter.lazy_load_members else []
         return Page(chunk, stream_token(start), end, state)
 
@@ -124,10 +126,12 @@ async def context(
         after = await visibility.filter_events(conn, user_id, after)
         state_ids = await state_store.get_state(conn, event.state_group)
         state_events = await event_store.get_events(conn, state_ids.values())
+        # One batch, so the page's bundled aggregations cost the same few queries.
+        served = await client_events(conn, [*before, event, *after], room_version, user_id=user_id)
         return {
-            "event": (await client_events(conn, [event], room_version))[0],
-            "events_before": await client_events(conn, before, room_version),
-            "events_after": await client_events(conn, after, room_version),
+            "event": served[len(before)],
+            "events_before": served[:len(before)],
+            "events_after": served[len(before) + 1:],
             "start": stream_token((before[-1].stream_ordering if before else event.stream_ordering) - 1),
             "end": stream_token(after[-1].stream_ordering if after else event.stream_ordering),
             "state": await client_events(conn, list(state_events.values()), room_version),

@@ -27,6 +27,7 @@ from homeserver.server import HomeServer
 from homeserver.storage import events as event_store
 from homeserver.storage import rooms as room_store
 from homeserver.storage import state as state_store
+from homeserver.sync.streams import Writer
 
 StateKey = tuple[str, str]
 
@@ -64,17 +65,20 @@ async def send_event(hs: HomeServer, room_id: str, sender: str, draft: Draft, tx
         if existing is not None:
             return existing
     check_size(draft)
-    async with hs.room_locks.hold(room_id), hs.db.transaction() as conn:
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", room_id)
-        if txn is not None:
-            existing = await _txn_event(conn, sender, txn)  # a concurrent retry got here first
-            if existing is not None:
-                return existing
-        room_version = await load_room_version(conn, room_id)
-        sent = await persist_local(hs, conn, room_version, room_id, sender, draft)
-        if txn is not None:
-            await event_store.insert_txn_event(conn, sender, txn.device_id, txn.txn_id, sent.event_id, hs.clock.now_ms())
-    await hs.notifier.on_event(sent)
+    async with hs.room_locks.hold(room_id), hs.streams.writing() as writer:
+        async with hs.db.transaction() as conn:
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", room_id)
+            if txn is not None:
+                existing = await _txn_event(conn, sender, txn)  # a concurrent retry got here first
+                if existing is not None:
+                    return existing
+            room_version = await load_room_version(conn, room_id)
+            sent = await persist_local(hs, conn, writer, room_version, room_id, sender, draft)
+            if txn is not None:
+                await event_store.insert_txn_event(
+                    conn, sender, txn.device_id, txn.txn_id, sent.event_id, hs.clock.now_ms()
+                )
+    await hs.notifier.on_events([sent])
     return sent
 
 
@@ -101,7 +105,7 @@ async def load_room_version(conn: Any, room_id: str) -> RoomVersion:
 
 
 async def persist_local(
-    hs: HomeServer, conn: asyncpg.Connection, room_version: RoomVersion, room_id: str | None,
+    hs: HomeServer, conn: asyncpg.Connection, writer: Writer, room_version: RoomVersion, room_id: str | None,
     sender: str, draft: Draft,
 ) -> Sent:
     """Build, authorise and persist one event at the room's forward extremity.
@@ -144,7 +148,8 @@ async def persist_local(
         await room_store.insert_room(conn, room_id, room_version.identifier, sender, hs.clock.now_ms())
     if draft.type == REDACTION:
         await _apply_redaction(conn, room_version, pdu, event_id, auth_state)
-    return await _store(conn, room_id, event_id, pdu, state_group)
+    [stream_ordering] = await writer.next(conn)
+    return await _store(conn, room_id, event_id, pdu, state_group, stream_ordering)
 
 
 async def _apply_redaction(
@@ -166,7 +171,8 @@ async def _apply_redaction(
 
 
 async def _store(
-    conn: asyncpg.Connection, room_id: str, event_id: str, pdu: dict[str, Any], state_group: int | None
+    conn: asyncpg.Connection, room_id: str, event_id: str, pdu: dict[str, Any], state_group: int | None,
+    stream_ordering: int,
 ) -> Sent:
     state_key = pdu.get("state_key")
     key = (pdu["type"], state_key) if state_key is not None else None
@@ -176,8 +182,8 @@ async def _store(
     relates_to = pdu["content"].get("m.relates_to")
     relation = relates_to if isinstance(relates_to, dict) else {}
     rel_target, rel_type = relation.get("event_id"), relation.get("rel_type")
-    stream_ordering = await event_store.insert_event(conn, event_store.NewEvent(
-        event_id=event_id, room_id=room_id, pdu=pdu, json=orjson.dumps(pdu).decode(), state_group=state_group,
+    await event_store.insert_event(conn, event_store.NewEvent(
+        event_id=event_id, room_id=room_id, stream_ordering=stream_ordering, pdu=pdu, json=orjson.dumps(pdu).decode(), state_group=state_group,
         relates_to=rel_target if isinstance(rel_target, str) else None,
         rel_type=rel_type if isinstance(rel_type, str) else None,
     ))

@@ -8,6 +8,8 @@ room's state at the event:
 4. history_visibility is ``invited`` and the user's membership at the event was ``invite``.
 
 A user always sees their own membership events, so a client sees why it left a room.
+Messages (non-state events) from users in the reader's ``m.ignored_user_list`` are dropped
+(spec: "Ignoring Users"): blocking hides them everywhere history is read.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from homeserver.errors import MatrixError
+from homeserver.storage import account_data as account_data_store
 from homeserver.storage import events as event_store
 from homeserver.storage import rooms as room_store
 from homeserver.storage import state as state_store
@@ -38,6 +41,9 @@ async def filter_events(conn: Any, user_id: str, events: Sequence[StoredEvent]) 
     """The events the user may see, in the order given."""
     if not events:
         return []
+    ignored = await ignored_users(conn, user_id)
+    if ignored:
+        events = [e for e in events if e.is_state or e.sender not in ignored]
     member_key = ("m.room.member", user_id)
     groups = {e.state_group for e in events}
     entries = await state_store.get_state_entries_for_groups(conn, groups, [HISTORY_KEY, member_key])
@@ -77,3 +83,9 @@ async def check_room_readable(conn: Any, user_id: str, room_id: str) -> room_sto
     if await room_store.get_room_version(conn, room_id) is None:
         raise MatrixError(404, "M_NOT_FOUND", "Unknown room")
     raise MatrixError(403, "M_FORBIDDEN", "You are not allowed to view this room")
+
+
+async def ignored_users(conn: Any, user_id: str) -> frozenset[str]:
+    content = await account_data_store.get_account_data(conn, user_id, account_data_store.GLOBAL, "m.ignored_user_list")
+    ignored = content.get("ignored_users") if isinstance(content, dict) else None
+    return frozenset(ignored) if isinstance(ignored, dict) else frozenset()

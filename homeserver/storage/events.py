@@ -49,6 +49,7 @@ def _event(row: asyncpg.Record) -> StoredEvent:
 class NewEvent:
     event_id: str
     room_id: str
+    stream_ordering: int
     pdu: dict[str, Any]
     json: str
     state_group: int
@@ -58,16 +59,15 @@ class NewEvent:
     soft_failed: bool = False
 
 
-async def insert_event(conn: Conn, event: NewEvent) -> int:
-    """Persist an event with its edges; return the stream ordering it was given."""
+async def insert_event(conn: Conn, event: NewEvent) -> None:
+    """Persist an event with its edges."""
     pdu = event.pdu
-    stream_ordering = await conn.fetchval(
+    await conn.execute(
         "INSERT INTO events (event_id, room_id, stream_ordering, depth, type, state_key, sender,"
         " origin_server_ts, json, state_group, relates_to, rel_type, rejected_reason, soft_failed)"
-        " VALUES ($1, $2, nextval('events_stream_seq'), $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-        " RETURNING stream_ordering",
-        event.event_id, event.room_id, pdu["depth"], pdu["type"], pdu.get("state_key"), pdu["sender"],
-        pdu["origin_server_ts"], event.json, event.state_group, event.relates_to, event.rel_type,
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        event.event_id, event.room_id, event.stream_ordering, pdu["depth"], pdu["type"], pdu.get("state_key"),
+        pdu["sender"], pdu["origin_server_ts"], event.json, event.state_group, event.relates_to, event.rel_type,
         event.rejected_reason, event.soft_failed,
     )
     await conn.executemany(
@@ -78,7 +78,6 @@ async def insert_event(conn: Conn, event: NewEvent) -> int:
         "INSERT INTO event_auth (event_id, auth_event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         [(event.event_id, a) for a in pdu.get("auth_events", ())],
     )
-    return stream_ordering
 
 
 async def get_event(conn: Conn, event_id: str) -> StoredEvent | None:

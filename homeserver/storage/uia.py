@@ -16,19 +16,20 @@ class UiaSession:
     created_ts: int
     method: str
     path: str
+    user_id: str | None
     completed: dict[str, Any]
 
 
-async def create_session(conn: Conn, session_id: str, now_ms: int, method: str, path: str) -> None:
+async def create_session(conn: Conn, session_id: str, now_ms: int, method: str, path: str, user_id: str | None) -> None:
     await conn.execute(
-        "INSERT INTO uia_sessions (session_id, created_ts, method, path) VALUES ($1, $2, $3, $4)",
-        session_id, now_ms, method, path,
+        "INSERT INTO uia_sessions (session_id, created_ts, method, path, user_id) VALUES ($1, $2, $3, $4, $5)",
+        session_id, now_ms, method, path, user_id,
     )
 
 
 async def get_session(conn: Conn, session_id: str) -> UiaSession | None:
     row = await conn.fetchrow(
-        "SELECT session_id, created_ts, method, path, completed FROM uia_sessions WHERE session_id = $1",
+        "SELECT session_id, created_ts, method, path, user_id, completed FROM uia_sessions WHERE session_id = $1",
         session_id,
     )
     return UiaSession(**row) if row else None

@@ -77,12 +77,6 @@ async def get_profile(conn: Conn, user_id: str) -> Profile | None:
     return Profile(**row) if row else None
 
 
-async def set_profile_field(conn: Conn, user_id: str, field: str, value: str | None) -> None:
-    if field not in ("displayname", "avatar_url"):
-        raise ValueError(field)
-    await conn.execute(f"UPDATE profiles SET {field} = $2 WHERE user_id = $1", user_id, value)
-
-
 async def delete_profile(conn: Conn, user_id: str) -> None:
     await conn.execute("DELETE FROM profiles WHERE user_id = $1", user_id)
 
@@ -98,3 +92,13 @@ async def take_nonce(conn: Conn, nonce: str, older_than_ts: int) -> bool:
         "DELETE FROM registration_nonces WHERE nonce = $1 AND created_ts >= $2", nonce, older_than_ts
     )
     return status == "DELETE 1"
+
+
+async def update_profile_field(conn: Conn, user_id: str, field: str, value: str | None) -> Profile | None:
+    """Set one field and return the whole profile as it now is; None if there is no profile."""
+    if field not in ("displayname", "avatar_url"):
+        raise ValueError(field)
+    row = await conn.fetchrow(
+        f"UPDATE profiles SET {field} = $2 WHERE user_id = $1 RETURNING displayname, avatar_url", user_id, value
+    )
+    return Profile(**row) if row else None

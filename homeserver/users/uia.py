@@ -67,7 +67,7 @@ async def authenticate(
     session = await store.get_session(hs.db.pool, session_id)
     if session is None or hs.clock.now_ms() - session.created_ts > SESSION_LIFETIME_MS:
         raise MatrixError(400, "M_UNKNOWN", "Unknown or expired session")
-    if (session.method, session.path) != (request.method, request.path):
+    if (session.method, session.path, session.user_id) != (request.method, request.path, request.user_id):
         raise MatrixError(400, "M_UNKNOWN", "Session was started for a different request")
     completed = dict(session.completed)
     stage = auth.get("type") if auth else None
@@ -92,7 +92,7 @@ async def _new_session(hs: HomeServer, request: Request) -> str:
     now = hs.clock.now_ms()
     await store.delete_expired(hs.db.pool, now - SESSION_LIFETIME_MS)
     session_id = secrets.token_urlsafe(24)
-    await store.create_session(hs.db.pool, session_id, now, request.method, request.path)
+    await store.create_session(hs.db.pool, session_id, now, request.method, request.path, request.user_id)
     return session_id
 
 

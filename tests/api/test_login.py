@@ -164,3 +164,23 @@ async def test_login_bad_input(server: TestServer) -> None:
     assert resp.errcode == "M_NOT_JSON"
     resp = await server.request("GET", "account/whoami", headers={"Authorization": "Basic abc"})
     assert resp.errcode == "M_MISSING_TOKEN"
+
+
+async def test_a_uia_session_belongs_to_the_user_who_started_it(server: TestServer) -> None:
+    alice = await server.register("alice")
+    mallory = await server.register("mallory")
+    first = await alice.post("account/password", {"new_password": "alice's new password"})
+    session = first.body["session"]
+    auth = {"type": "m.login.password", "user": "alice", "password": alice.password, "session": session}
+    assert (await alice.post("account/password", {"new_password": "alice's new password", "auth": auth})).status == 200
+    stolen = await mallory.post("account/deactivate", {"auth": {"session": session}})
+    assert stolen.status == 400
+    assert (await mallory.get("account/whoami")).status == 200
+
+
+async def test_nul_characters_are_refused_not_crashing(server: TestServer) -> None:
+    resp = await server.request("POST", "login", {"type": "m.login.password", "user": "al\u0000ice", "password": "x"})
+    assert (resp.status, resp.errcode) == (400, "M_BAD_JSON")
+    alice = await server.register("alice")
+    resp = await alice.get("profile/%40al%00ice%3Atest.local")
+    assert (resp.status, resp.errcode) == (400, "M_INVALID_PARAM")

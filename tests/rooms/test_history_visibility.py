@@ -86,3 +86,20 @@ async def test_invitees_cannot_read_state_before_joining(server: TestServer) -> 
     room_id = await create_room(alice, preset="private_chat", name="Secret plans")
     await alice.post(f"rooms/{room_id}/invite", {"user_id": bob.user_id})
     assert (await bob.get(f"rooms/{room_id}/state")).status == 403
+
+
+async def test_ignored_users_messages_never_reach_the_ignorer(server: TestServer) -> None:
+    alice, troll = await server.register("alice"), await server.register("troll")
+    room_id = await create_room(alice, preset="public_chat")
+    await troll.post(f"join/{room_id}")
+    await send_text(alice, room_id, "hello all")
+    spam = await send_text(troll, room_id, "spam spam")
+    resp = await alice.put(f"user/{alice.user_id}/account_data/m.ignored_user_list",
+                           {"ignored_users": {troll.user_id: {}}})
+    assert resp.status == 200
+    await send_text(troll, room_id, "more spam")
+    assert await _bodies(alice, room_id) == ["hello all"]
+    assert (await alice.get(f"rooms/{room_id}/event/{spam}")).status == 404
+    members = await alice.get(f"rooms/{room_id}/members")
+    assert troll.user_id in {e["state_key"] for e in members.body["chunk"]}, "state events still show"
+    assert await _bodies(troll, room_id) == ["hello all", "spam spam", "more spam"]

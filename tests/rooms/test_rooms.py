@@ -104,3 +104,40 @@ async def test_edit_redact_and_bad_input(server: TestServer) -> None:
     resp = await alice.put(f"rooms/{room_id}/send/m.room.message/x", data=b"[1]",
                            headers={"Content-Type": "application/json"})
     assert (resp.status, resp.errcode) == (400, "M_BAD_JSON")
+
+
+async def test_invite_kick_ban_unban_knock_and_forget(server: TestServer) -> None:
+    alice, bob, carol = await server.register("alice"), await server.register("bob"), await server.register("carol")
+    room_id = await create_room(alice, preset="private_chat")
+    assert (await bob.post(f"join/{room_id}")).errcode == "M_FORBIDDEN", "invite-only"
+    assert (await alice.post(f"rooms/{room_id}/invite", {"user_id": bob.user_id})).status == 200
+    assert (await alice.post(f"rooms/{room_id}/invite", {"user_id": "@ghost:test.local"})).status == 404
+    assert (await bob.post(f"rooms/{room_id}/join")).status == 200
+    assert (await bob.post(f"rooms/{room_id}/kick", {"user_id": alice.user_id})).errcode == "M_FORBIDDEN"
+    assert (await alice.post(f"rooms/{room_id}/kick", {"user_id": bob.user_id, "reason": "bye"})).status == 200
+    assert (await bob.get("joined_rooms")).body["joined_rooms"] == []
+    assert (await alice.post(f"rooms/{room_id}/ban", {"user_id": bob.user_id})).status == 200
+    assert (await alice.post(f"rooms/{room_id}/invite", {"user_id": bob.user_id})).status == 403
+    assert (await alice.post(f"rooms/{room_id}/unban", {"user_id": bob.user_id})).status == 200
+
+    await alice.put(f"rooms/{room_id}/state/m.room.join_rules", {"join_rule": "knock"})
+    assert (await carol.post(f"knock/{room_id}", {"reason": "let me in"})).status == 200
+    members = await alice.get(f"rooms/{room_id}/members", params={"membership": "knock"})
+    assert [e["state_key"] for e in members.body["chunk"]] == [carol.user_id]
+
+    assert (await alice.post(f"rooms/{room_id}/forget")).status == 400, "leave before forgetting"
+    assert (await alice.post(f"rooms/{room_id}/leave")).status == 200
+    assert (await alice.post(f"rooms/{room_id}/forget")).status == 200
+    for body in ({}, {"user_id": 5}, {"user_id": "not-a-user"}):
+        resp = await alice.post(f"rooms/{room_id}/kick", body)
+        assert resp.status == 400, body
+
+
+async def test_profile_changes_reach_the_rooms(server: TestServer) -> None:
+    alice = await server.register("alice")
+    room_id = await create_room(alice)
+    assert (await alice.put(f"profile/{alice.user_id}/displayname", {"displayname": "Alice A."})).status == 200
+    member = await alice.get(f"rooms/{room_id}/state/m.room.member/{alice.user_id}")
+    assert member.body == {"membership": "join", "displayname": "Alice A."}
+    members = await alice.get(f"rooms/{room_id}/joined_members")
+    assert members.body["joined"][alice.user_id] == {"display_name": "Alice A."}

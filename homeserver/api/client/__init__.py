@@ -4,12 +4,17 @@ from homeserver.api.client import (
     account,
     account_data,
     devices,
+    directory,
     discovery,
     login,
     membership,
+    mutual_rooms,
     profile,
     register,
+    relations,
+    reports,
     rooms,
+    sync,
     user_directory,
 )
 
@@ -23,5 +28,10 @@ ROUTES = [
     user_directory.routes,
     account_data.routes,
     rooms.routes,
+    sync.routes,
+    relations.routes,
     membership.routes,
+    directory.routes,
+    reports.routes,
+    mutual_rooms.routes,
 ]

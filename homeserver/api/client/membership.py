@@ -34,6 +34,16 @@ async def post_room_join(request: web.Request) -> web.Response:
     return json_response({"room_id": room_id})
 
 
+@routes.post(client_path("/knock/{roomIdOrAlias}"))
+async def post_knock(request: web.Request) -> web.Response:
+    """POST /_matrix/client/v3/knock/{roomIdOrAlias}"""
+    requester = await require_user(request)
+    body = await json_body(request, allow_empty=True)
+    room_id = await membership.knock(get_hs(request), requester.user_id, request.match_info["roomIdOrAlias"],
+                                     get_str(body, "reason", None))
+    return json_response({"room_id": room_id})
+
+
 @routes.post(client_path("/rooms/{roomId}/invite"))
 async def post_invite(request: web.Request) -> web.Response:
     """POST /_matrix/client/v3/rooms/{roomId}/invite"""

@@ -67,6 +67,8 @@ CREATE TABLE uia_sessions (
     -- The request the session was started for; a session cannot be reused for another.
     method TEXT NOT NULL,
     path TEXT NOT NULL,
+    -- The user re-authenticating; NULL while registering.
+    user_id TEXT,
     -- Stage type -> result (true, or the stage's stored result).
     completed JSONB NOT NULL DEFAULT '{}',
     -- Values remembered between the requests of one session (e.g. the registration body).
@@ -75,15 +77,16 @@ CREATE TABLE uia_sessions (
 CREATE INDEX uia_sessions_created ON uia_sessions (created_ts);
 
 -- Account data (global when room_id = ''), kept server-side for the user's clients.
--- stream_id orders changes for /sync.
 CREATE TABLE account_data (
     user_id TEXT NOT NULL REFERENCES users (user_id),
     room_id TEXT NOT NULL DEFAULT '',
     type TEXT NOT NULL,
     content JSONB NOT NULL,
-    stream_id BIGSERIAL NOT NULL,
+    -- Position in stream_seq (see homeserver/sync/streams.py), fresh on every write.
+    stream_id BIGINT NOT NULL,
     PRIMARY KEY (user_id, room_id, type)
 );
+CREATE INDEX account_data_stream ON account_data (user_id, stream_id);
 
 -- One-time nonces for shared-secret registration (/_synapse/admin/v1/register).
 CREATE TABLE registration_nonces (

@@ -9,8 +9,9 @@ CREATE TABLE rooms (
     is_public BOOLEAN NOT NULL DEFAULT FALSE
 );
 
--- One position for every event this server persists, in the order it persisted them.
-CREATE SEQUENCE events_stream_seq;
+-- One position for every change /sync serves (events, account data, receipts, to-device,
+-- presence), in the order this server made them (homeserver/sync/streams.py).
+CREATE SEQUENCE stream_seq;
 
 CREATE TABLE events (
     event_id TEXT PRIMARY KEY,

@@ -1,0 +1,108 @@
+"""Shared by the benchmarks: a real `homeserver run` process on a fresh embedded database
+(or --database-url), and an HTTP client that registers users on it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+def summary(name: str, samples_ms: list[float]) -> str:
+    return (f"{name}: n={len(samples_ms)} p50={percentile(samples_ms, 50):.2f} ms "
+            f"p99={percentile(samples_ms, 99):.2f} ms mean={statistics.fmean(samples_ms):.2f} ms")
+
+
+@dataclass
+class Server:
+    url: str
+    data_dir: Path
+    process: subprocess.Popen[bytes]
+    session: aiohttp.ClientSession
+
+    async def call(self, method: str, path: str, body: Any = None, token: str | None = None) -> Any:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        async with self.session.request(method, self.url + path, json=body, headers=headers) as resp:
+            data = await resp.json()
+            if resp.status != 200:
+                raise RuntimeError(f"{method} {path}: {resp.status} {data}")
+            return data
+
+    async def register(self, localpart: str, password: str = "benchmark password") -> str:
+        body = {"username": localpart, "password": password, "auth": {"type": "m.login.dummy"}}
+        return (await self.call("POST", "/_matrix/client/v3/register", body))["access_token"]
+
+
+@asynccontextmanager
+async def running_server(
+    database_url: str | None = None, config: dict[str, Any] | None = None
+) -> AsyncIterator[Server]:
+    data_dir = Path(tempfile.mkdtemp(prefix="homeserver-bench-"))
+    port = free_port()
+    raw: dict[str, Any] = {
+        "server": {"server_name": "bench.local", "listeners": [{"port": port}]},
+        "rate_limits": {"enabled": False},
+        "database": {"url": database_url} if database_url else {},
+        **(config or {}),
+    }
+    (data_dir / "homeserver.yaml").write_text(yaml.safe_dump(raw))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "run", "--config", str(data_dir / "homeserver.yaml")],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "PYTHONOPTIMIZE": "1"},
+    )
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                async with session.get(url + "/_matrix/client/versions") as resp:
+                    if resp.status == 200:
+                        break
+            except aiohttp.ClientError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("server did not start: " + (process.stderr.read().decode() if process.stderr else ""))
+            await asyncio.sleep(0.2)
+        yield Server(url, data_dir, process, session)
+    finally:
+        await session.close()
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def server_rss_mb(server: Server) -> float:
+    with open(f"/proc/{server.process.pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0

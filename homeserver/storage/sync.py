@@ -1,0 +1,143 @@
+"""Filters and to-device messages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+Conn = asyncpg.Connection | asyncpg.Pool
+
+
+async def insert_filter(conn: Conn, user_id: str, definition: dict[str, Any]) -> int:
+    return await conn.fetchval(
+        "INSERT INTO filters (user_id, filter) VALUES ($1, $2) RETURNING filter_id", user_id, definition
+    )
+
+
+async def get_filter(conn: Conn, user_id: str, filter_id: int) -> dict[str, Any] | None:
+    return await conn.fetchval("SELECT filter FROM filters WHERE user_id = $1 AND filter_id = $2", user_id, filter_id)
+
+
+@dataclass(frozen=True, slots=True)
+class ToDevice:
+    sender: str
+    type: str
+    content: dict[str, Any]
+    stream_id: int
+
+
+async def take_to_device_txn(conn: Conn, user_id: str, device_id: str, txn_id: str, now_ms: int) -> bool:
+    """Record a transaction ID; False if it was used before (a retry)."""
+    status = await conn.execute(
+        "INSERT INTO to_device_txns (user_id, device_id, txn_id, created_ts) VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT DO NOTHING",
+        user_id, device_id, txn_id, now_ms,
+    )
+    return status == "INSERT 0 1"
+
+
+async def insert_to_device(
+    conn: Conn, messages: list[tuple[str, str, str, str, dict[str, Any]]], stream_id: int
+) -> None:
+    """(user_id, device_id, sender, type, content) each, all at one stream position."""
+    await conn.executemany(
+        "INSERT INTO to_device_messages (user_id, device_id, stream_id, sender, type, content)"
+        " VALUES ($1, $2, $6, $3, $4, $5) ON CONFLICT DO NOTHING",
+        [(*m, stream_id) for m in messages],
+    )
+
+
+async def to_device_since(conn: Conn, user_id: str, device_id: str, since: int, upto: int, limit: int) -> list[ToDevice]:
+    rows = await conn.fetch(
+        "SELECT sender, type, content, stream_id FROM to_device_messages"
+        " WHERE user_id = $1 AND device_id = $2 AND stream_id > $3 AND stream_id <= $4"
+        " ORDER BY stream_id LIMIT $5",
+        user_id, device_id, since, upto, limit,
+    )
+    return [ToDevice(**r) for r in rows]
+
+
+async def delete_to_device_upto(conn: Conn, user_id: str, device_id: str, upto: int) -> None:
+    await conn.execute(
+        "DELETE FROM to_device_messages WHERE user_id = $1 AND device_id = $2 AND stream_id <= $3",
+        user_id, device_id, upto,
+    )
+
+
+async def membership_changes(conn: Conn, user_id: str, since: int, upto: int) -> list[asyncpg.Record]:
+    """The user's latest membership per room where it changed in (since, upto]."""
+    return await conn.fetch(
+        "SELECT room_id, membership, event_id, stream_ordering FROM room_memberships"
+        " WHERE user_id = $1 AND stream_ordering > $2 AND stream_ordering <= $3 AND NOT forgotten",
+        user_id, since, upto,
+    )
+
+
+async def rooms_with_events(conn: Conn, room_ids: list[str], since: int, upto: int) -> list[str]:
+    """Which of these rooms have events in (since, upto]."""
+    rows = await conn.fetch(
+        "SELECT DISTINCT room_id FROM events WHERE room_id = ANY($1::text[])"
+        " AND stream_ordering > $2 AND stream_ordering <= $3",
+        room_ids, since, upto,
+    )
+    return [r["room_id"] for r in rows]
+
+
+async def state_events_between(conn: Conn, room_id: str, after: int, before: int) -> list[str]:
+    """IDs of the latest state event per (type, state_key) stored in (after, before)."""
+    rows = await conn.fetch(
+        "SELECT DISTINCT ON (type, state_key) event_id FROM events"
+        " WHERE room_id = $1 AND stream_ordering > $2 AND stream_ordering < $3 AND state_key IS NOT NULL"
+        " AND rejected_reason IS NULL AND NOT soft_failed"
+        " ORDER BY type, state_key, stream_ordering DESC",
+        room_id, after, before,
+    )
+    return [r["event_id"] for r in rows]
+
+
+async def state_group_before(conn: Conn, room_id: str, stream_ordering: int) -> int | None:
+    """The state group after the room's last event before ``stream_ordering``."""
+    return await conn.fetchval(
+        "SELECT state_group FROM events WHERE room_id = $1 AND stream_ordering < $2"
+        " AND rejected_reason IS NULL AND NOT soft_failed ORDER BY stream_ordering DESC LIMIT 1",
+        room_id, stream_ordering,
+    )
+
+
+async def member_counts(conn: Conn, room_ids: list[str]) -> dict[str, dict[str, int]]:
+    rows = await conn.fetch(
+        "SELECT room_id, membership, count(*) AS n FROM room_memberships"
+        " WHERE room_id = ANY($1::text[]) AND membership IN ('join', 'invite') GROUP BY room_id, membership",
+        room_ids,
+    )
+    out: dict[str, dict[str, int]] = {}
+    for r in rows:
+        out.setdefault(r["room_id"], {})[r["membership"]] = r["n"]
+    return out
+
+
+async def heroes(conn: Conn, room_ids: list[str], user_id: str, count: int = 5) -> dict[str, list[str]]:
+    """Up to ``count`` other joined or invited members per room, by user ID."""
+    rows = await conn.fetch(
+        "SELECT room_id, user_id FROM ("
+        "  SELECT room_id, user_id, row_number() OVER (PARTITION BY room_id ORDER BY user_id) AS n"
+        "  FROM room_memberships WHERE room_id = ANY($1::text[]) AND user_id <> $2"
+        "  AND membership IN ('join', 'invite')) ranked WHERE n <= $3",
+        room_ids, user_id, count,
+    )
+    out: dict[str, list[str]] = {}
+    for r in rows:
+        out.setdefault(r["room_id"], []).append(r["user_id"])
+    return out
+
+
+async def txn_ids(conn: Conn, user_id: str, device_id: str, event_ids: list[str]) -> dict[str, str]:
+    """The client transaction IDs this device sent these events with."""
+    rows = await conn.fetch(
+        "SELECT event_id, txn_id FROM event_txn_ids WHERE user_id = $1 AND device_id = $2"
+        " AND event_id = ANY($3::text[])",
+        user_id, device_id, event_ids,
+    )
+    return {r["event_id"]: r["txn_id"] for r in rows}

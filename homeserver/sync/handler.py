@@ -1,0 +1,141 @@
+"""/sync: what changed for a user since a token, waiting for it when nothing has
+(spec: client-server-api "Syncing"; DESIGN.md "The event graph and streams").
+
+A response covers every change with a position in (since, upto], where ``upto`` is the
+stream tracker's current position: never past a write that has not committed, so a
+change that commits late still lands in a later response.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from homeserver.rooms.visibility import ignored_users
+from homeserver.server import HomeServer
+from homeserver.storage import account_data as account_data_store
+from homeserver.storage import rooms as room_store
+from homeserver.storage import sync as sync_store
+from homeserver.sync import rooms as sections
+from homeserver.sync.filter import SyncFilter
+from homeserver.sync.tokens import SyncToken
+
+TO_DEVICE_LIMIT = 100
+MAX_TIMEOUT_MS = 60_000
+
+
+@dataclass(frozen=True, slots=True)
+class SyncRequest:
+    user_id: str
+    device_id: str
+    since: SyncToken | None
+    timeout_ms: int
+    full_state: bool
+    filter: SyncFilter
+
+
+async def sync(hs: HomeServer, request: SyncRequest) -> dict[str, Any]:
+    deadline = asyncio.get_running_loop().time() + min(request.timeout_ms, MAX_TIMEOUT_MS) / 1000
+    while True:
+        upto = hs.streams.current()
+        body, joined, has_changes = await _compute(hs, request, upto)
+        remaining = deadline - asyncio.get_running_loop().time()
+        if has_changes or request.since is None or request.full_state or remaining <= 0:
+            return body
+        with hs.notifier.waiter(request.user_id, joined) as waiter:
+            if hs.streams.current() != upto:
+                continue  # something committed while we computed: look again at once
+            try:
+                await asyncio.wait_for(waiter.woken.wait(), remaining)
+            except TimeoutError:
+                return body
+
+
+async def _compute(hs: HomeServer, request: SyncRequest, upto: int) -> tuple[dict[str, Any], list[str], bool]:
+    since = request.since
+    position = None if since is None or request.full_state else since.position
+    async with hs.db.pool.acquire() as conn:
+        ctx = sections.RoomContext(conn, request.user_id, request.device_id, request.filter, upto)
+        joined = [m.room_id for m in await room_store.rooms_for_user(conn, request.user_id)]
+        changes = await sync_store.membership_changes(conn, request.user_id, position, upto) if position is not None else []
+        rooms = await _room_sections(hs, ctx, joined, changes, position)
+        account_data = await _account_data(ctx, position, rooms["join"])
+        to_device, to_device_position = await _to_device(ctx, since)
+    next_token = SyncToken(upto, 0, to_device_position)
+    body: dict[str, Any] = {
+        "next_batch": str(next_token),
+        "rooms": rooms,
+        "account_data": {"events": account_data},
+        "to_device": {"events": to_device},
+        "presence": {"events": []},
+        "device_lists": {"changed": [], "left": []},
+        "device_one_time_keys_count": {},
+        "device_unused_fallback_key_types": [],
+    }
+    has_changes = bool(any(rooms.values()) or account_data or to_device)
+    return body, joined, has_changes
+
+
+async def _room_sections(
+    hs: HomeServer, ctx: sections.RoomContext, joined: list[str], changes: list[Any], position: int | None
+) -> dict[str, dict[str, Any]]:
+    f = ctx.filter
+    out: dict[str, dict[str, Any]] = {"join": {}, "invite": {}, "leave": {}, "knock": {}}
+    newly_joined = {c["room_id"] for c in changes if c["membership"] == "join"}
+    if position is None:
+        active = f.rooms_allowed(joined)
+    else:
+        with_events = await sync_store.rooms_with_events(ctx.conn, f.rooms_allowed(joined), position, ctx.upto)
+        active = sorted(set(with_events) | (newly_joined & set(f.rooms_allowed(joined))))
+    for room_id in active:
+        out["join"][room_id] = await sections.joined_room(ctx, room_id, None if room_id in newly_joined else position)
+    for room_id, summary in (await sections.summaries(ctx, list(out["join"]))).items():
+        out["join"][room_id]["summary"] = summary
+    pending = changes if position is not None else await _current_non_joins(ctx, f.include_leave)
+    ignored = await ignored_users(ctx.conn, ctx.user_id)
+    for change in pending:
+        room_id, membership = change["room_id"], change["membership"]
+        if not f.room_allowed(room_id) or room_id in out["join"]:
+            continue
+        if membership == "invite":
+            invite = await sections.stripped_state(ctx, room_id, change["event_id"])
+            if not any(e.get("sender") in ignored for e in invite if e.get("state_key") == ctx.user_id):
+                out["invite"][room_id] = {"invite_state": {"events": invite}}
+        elif membership == "knock":
+            out["knock"][room_id] = {"knock_state": {"events": await sections.stripped_state(ctx, room_id, change["event_id"])}}
+        elif membership in ("leave", "ban") and (position is not None or f.include_leave):
+            out["leave"][room_id] = await sections.left_room(ctx, room_id, position, change["stream_ordering"])
+    return out
+
+
+async def _current_non_joins(ctx: sections.RoomContext, include_leave: bool) -> list[Any]:
+    memberships = ("invite", "knock", "leave", "ban") if include_leave else ("invite", "knock")
+    found = await room_store.rooms_for_user(ctx.conn, ctx.user_id, memberships)
+    return [{"room_id": m.room_id, "membership": m.membership, "event_id": m.event_id,
+             "stream_ordering": m.stream_ordering} for m in found]
+
+
+async def _account_data(ctx: sections.RoomContext, position: int | None, joined_sections: dict[str, Any]) -> list[dict[str, Any]]:
+    """Global account data in the response; per-room account data goes into its room."""
+    changed = await account_data_store.account_data_since(ctx.conn, ctx.user_id, position or 0, ctx.upto)
+    global_events = []
+    for room_id, data_type, content in changed:
+        if room_id == account_data_store.GLOBAL:
+            if ctx.filter.account_data.allows(data_type):
+                global_events.append({"type": data_type, "content": content})
+        elif room_id in joined_sections and ctx.filter.room_account_data.allows(data_type):
+            joined_sections[room_id].setdefault("account_data", {"events": []})["events"].append(
+                {"type": data_type, "content": content})
+    return global_events
+
+
+async def _to_device(ctx: sections.RoomContext, since: SyncToken | None) -> tuple[list[dict[str, Any]], int]:
+    """Deliver this device's messages in order; delete those a previous response carried
+    (this request's ``since`` proves the client stored it)."""
+    acked = since.to_device if since is not None else 0
+    if acked:
+        await sync_store.delete_to_device_upto(ctx.conn, ctx.user_id, ctx.device_id, acked)
+    messages = await sync_store.to_device_since(ctx.conn, ctx.user_id, ctx.device_id, acked, ctx.upto, TO_DEVICE_LIMIT)
+    events = [{"sender": m.sender, "type": m.type, "content": m.content} for m in messages]
+    return events, messages[-1].stream_id if messages else acked
