@@ -7,7 +7,9 @@ lives on the aiohttp application under ``HOMESERVER``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+from homeserver.cache import LruCache
 from homeserver.clock import Clock
 from homeserver.config import Config
 from homeserver.keys import ServerKey, load_or_create
@@ -34,6 +36,10 @@ class HomeServer:
     room_locks: KeyedLock
     notifier: Notifier
     streams: StreamTracker
+    # Event JSON as signed, by event ID, and state entries by (state group, keys): both
+    # immutable once written, read by every send.
+    event_cache: LruCache[str, dict[str, Any]]
+    state_cache: LruCache[tuple[int, frozenset[tuple[str, str]]], dict[tuple[str, str], str]]
 
     @property
     def server_name(self) -> str:
@@ -66,6 +72,8 @@ class HomeServer:
             room_locks=KeyedLock(),
             notifier=Notifier(),
             streams=streams,
+            event_cache=LruCache(50_000),
+            state_cache=LruCache(20_000),
         )
 
     async def close(self) -> None:

@@ -9,6 +9,7 @@ every local send.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,7 @@ from homeserver.events.room_versions import RoomVersion, get_room_version
 from homeserver.server import HomeServer
 from homeserver.storage import events as event_store
 from homeserver.storage import rooms as room_store
+from homeserver.storage import search as search_store
 from homeserver.storage import state as state_store
 from homeserver.sync.streams import Writer
 
@@ -60,20 +62,19 @@ class Sent:
 
 
 async def send_event(hs: HomeServer, room_id: str, sender: str, draft: Draft, txn: Txn | None = None) -> Sent:
-    if txn is not None:
-        existing = await _txn_event(hs.db.pool, sender, txn)
-        if existing is not None:
-            return existing
     check_size(draft)
     async with hs.room_locks.hold(room_id), hs.streams.writing() as writer:
         async with hs.db.transaction() as conn:
-            await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", room_id)
+            version = await conn.fetchval(
+                "SELECT room_version FROM rooms, pg_advisory_xact_lock(hashtext($1)) WHERE room_id = $1", room_id
+            )
+            if version is None:
+                raise MatrixError(404, "M_NOT_FOUND", "Unknown room")
             if txn is not None:
-                existing = await _txn_event(conn, sender, txn)  # a concurrent retry got here first
+                existing = await _txn_event(conn, sender, txn)  # a retry, maybe after a restart
                 if existing is not None:
                     return existing
-            room_version = await load_room_version(conn, room_id)
-            sent = await persist_local(hs, conn, writer, room_version, room_id, sender, draft)
+            sent = await persist_local(hs, conn, writer, get_room_version(version), room_id, sender, draft)
             if txn is not None:
                 await event_store.insert_txn_event(
                     conn, sender, txn.device_id, txn.txn_id, sent.event_id, hs.clock.now_ms()
@@ -97,13 +98,6 @@ def check_size(draft: Draft) -> None:
         raise MatrixError(413, "M_TOO_LARGE", "Event is too large")
 
 
-async def load_room_version(conn: Any, room_id: str) -> RoomVersion:
-    version = await room_store.get_room_version(conn, room_id)
-    if version is None:
-        raise MatrixError(404, "M_NOT_FOUND", "Unknown room")
-    return get_room_version(version)
-
-
 async def persist_local(
     hs: HomeServer, conn: asyncpg.Connection, writer: Writer, room_version: RoomVersion, room_id: str | None,
     sender: str, draft: Draft,
@@ -119,9 +113,9 @@ async def persist_local(
         raise MatrixError(500, "M_UNKNOWN", "Room has diverged; state resolution is not wired yet")
     state_group = extremities[0][2] if extremities else None
     keys = set(builder.auth_types_for_event(room_version, draft.type, draft.state_key, sender, draft.content))
-    state_ids = await state_store.get_state_entries(conn, state_group, keys | {CREATE_KEY}) if state_group else {}
-    state_events = await event_store.get_events(conn, state_ids.values())
-    auth_state = {key: state_events[event_id].pdu for key, event_id in state_ids.items()}
+    state_ids = await _state_entries(hs, conn, state_group, frozenset(keys | {CREATE_KEY})) if state_group else {}
+    pdus = await _pdus(hs, conn, state_ids.values())
+    auth_state = {key: pdus[event_id] for key, event_id in state_ids.items()}
     try:
         event_id, pdu = builder.build_event(
             room_version,
@@ -148,8 +142,33 @@ async def persist_local(
         await room_store.insert_room(conn, room_id, room_version.identifier, sender, hs.clock.now_ms())
     if draft.type == REDACTION:
         await _apply_redaction(conn, room_version, pdu, event_id, auth_state)
-    [stream_ordering] = await writer.next(conn)
-    return await _store(conn, room_id, event_id, pdu, state_group, stream_ordering)
+    return await _store(hs, conn, writer, room_id, event_id, pdu, state_group)
+
+
+async def _state_entries(
+    hs: HomeServer, conn: asyncpg.Connection, state_group: int, keys: frozenset[StateKey]
+) -> dict[StateKey, str]:
+    cached = hs.state_cache.get((state_group, keys))
+    if cached is None:
+        cached = await state_store.get_state_entries(conn, state_group, keys)
+        hs.state_cache.put((state_group, keys), cached)
+    return cached
+
+
+async def _pdus(hs: HomeServer, conn: asyncpg.Connection, event_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """Events as signed, from the cache where possible (they never change once stored)."""
+    found: dict[str, dict[str, Any]] = {}
+    missing = []
+    for event_id in event_ids:
+        pdu = hs.event_cache.get(event_id)
+        if pdu is None:
+            missing.append(event_id)
+        else:
+            found[event_id] = pdu
+    for event_id, event in (await event_store.get_events(conn, missing)).items() if missing else ():
+        hs.event_cache.put(event_id, event.pdu)
+        found[event_id] = event.pdu
+    return found
 
 
 async def _apply_redaction(
@@ -171,8 +190,8 @@ async def _apply_redaction(
 
 
 async def _store(
-    conn: asyncpg.Connection, room_id: str, event_id: str, pdu: dict[str, Any], state_group: int | None,
-    stream_ordering: int,
+    hs: HomeServer, conn: asyncpg.Connection, writer: Writer, room_id: str, event_id: str, pdu: dict[str, Any],
+    state_group: int | None,
 ) -> Sent:
     state_key = pdu.get("state_key")
     key = (pdu["type"], state_key) if state_key is not None else None
@@ -182,12 +201,15 @@ async def _store(
     relates_to = pdu["content"].get("m.relates_to")
     relation = relates_to if isinstance(relates_to, dict) else {}
     rel_target, rel_type = relation.get("event_id"), relation.get("rel_type")
-    await event_store.insert_event(conn, event_store.NewEvent(
-        event_id=event_id, room_id=room_id, stream_ordering=stream_ordering, pdu=pdu, json=orjson.dumps(pdu).decode(), state_group=state_group,
+    stream_ordering = await event_store.insert_event(conn, event_store.NewEvent(
+        event_id=event_id, room_id=room_id, pdu=pdu, json=orjson.dumps(pdu).decode(), state_group=state_group,
         relates_to=rel_target if isinstance(rel_target, str) else None,
         rel_type=rel_type if isinstance(rel_type, str) else None,
     ))
+    writer.record([stream_ordering])
+    hs.event_cache.put(event_id, pdu)
     await event_store.set_forward_extremities(conn, room_id, pdu["prev_events"], event_id)
+    await search_store.index_event(conn, event_id, room_id, pdu)
     if key is not None:
         await state_store.set_current_state(conn, room_id, {key: event_id})
         if pdu["type"] == MEMBER:

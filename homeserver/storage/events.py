@@ -49,7 +49,6 @@ def _event(row: asyncpg.Record) -> StoredEvent:
 class NewEvent:
     event_id: str
     room_id: str
-    stream_ordering: int
     pdu: dict[str, Any]
     json: str
     state_group: int
@@ -59,24 +58,24 @@ class NewEvent:
     soft_failed: bool = False
 
 
-async def insert_event(conn: Conn, event: NewEvent) -> None:
-    """Persist an event with its edges."""
+async def insert_event(conn: Conn, event: NewEvent) -> int:
+    """Persist an event with its edges in one statement; return the stream position it
+    drew from stream_seq."""
     pdu = event.pdu
-    await conn.execute(
-        "INSERT INTO events (event_id, room_id, stream_ordering, depth, type, state_key, sender,"
-        " origin_server_ts, json, state_group, relates_to, rel_type, rejected_reason, soft_failed)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-        event.event_id, event.room_id, event.stream_ordering, pdu["depth"], pdu["type"], pdu.get("state_key"),
-        pdu["sender"], pdu["origin_server_ts"], event.json, event.state_group, event.relates_to, event.rel_type,
-        event.rejected_reason, event.soft_failed,
-    )
-    await conn.executemany(
-        "INSERT INTO event_edges (event_id, prev_event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        [(event.event_id, p) for p in pdu.get("prev_events", ())],
-    )
-    await conn.executemany(
-        "INSERT INTO event_auth (event_id, auth_event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        [(event.event_id, a) for a in pdu.get("auth_events", ())],
+    return await conn.fetchval(
+        "WITH e AS ("
+        "  INSERT INTO events (event_id, room_id, stream_ordering, depth, type, state_key, sender,"
+        "  origin_server_ts, json, state_group, relates_to, rel_type, rejected_reason, soft_failed)"
+        "  VALUES ($1, $2, nextval('stream_seq'), $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+        "  RETURNING stream_ordering),"
+        " p AS (INSERT INTO event_edges (event_id, prev_event_id)"
+        "  SELECT $1, unnest($14::text[]) ON CONFLICT DO NOTHING),"
+        " a AS (INSERT INTO event_auth (event_id, auth_event_id)"
+        "  SELECT $1, unnest($15::text[]) ON CONFLICT DO NOTHING)"
+        " SELECT stream_ordering FROM e",
+        event.event_id, event.room_id, pdu["depth"], pdu["type"], pdu.get("state_key"), pdu["sender"],
+        pdu["origin_server_ts"], event.json, event.state_group, event.relates_to, event.rel_type,
+        event.rejected_reason, event.soft_failed, list(pdu.get("prev_events", ())), list(pdu.get("auth_events", ())),
     )
 
 
@@ -102,9 +101,10 @@ async def get_forward_extremities(conn: Conn, room_id: str) -> list[tuple[str, i
 
 async def set_forward_extremities(conn: Conn, room_id: str, remove: Sequence[str], add: str) -> None:
     await conn.execute(
-        "DELETE FROM forward_extremities WHERE room_id = $1 AND event_id = ANY($2::text[])", room_id, list(remove)
+        "WITH d AS (DELETE FROM forward_extremities WHERE room_id = $1 AND event_id = ANY($2::text[]))"
+        " INSERT INTO forward_extremities (room_id, event_id) VALUES ($1, $3)",
+        room_id, list(remove), add,
     )
-    await conn.execute("INSERT INTO forward_extremities (room_id, event_id) VALUES ($1, $2)", room_id, add)
 
 
 async def mark_redacted(conn: Conn, event_id: str, redaction_id: str) -> None:

@@ -31,9 +31,13 @@ class Writer:
         """Allocate ``count`` positions, in order, inside the writer's transaction."""
         rows = await conn.fetch("SELECT nextval('stream_seq') AS p FROM generate_series(1, $1)", count)
         allocated = [r["p"] for r in rows]
+        self.record(allocated)
+        return allocated
+
+    def record(self, allocated: list[int]) -> None:
+        """Positions this writer drew from stream_seq itself (e.g. in an INSERT)."""
         self.positions += allocated
         self._tracker._allocated(self._token, min(self.positions), max(allocated))
-        return allocated
 
 
 @dataclass
