@@ -14,7 +14,7 @@ Messages (non-state events) from users in the reader's ``m.ignored_user_list`` a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from homeserver.errors import MatrixError
@@ -37,18 +37,32 @@ def _membership_of(event: StoredEvent | None) -> str:
     return value if isinstance(value, str) else "leave"
 
 
-async def filter_events(conn: Any, user_id: str, events: Sequence[StoredEvent]) -> list[StoredEvent]:
-    """The events the user may see, in the order given."""
+async def filter_events(
+    conn: Any, user_id: str, events: Sequence[StoredEvent], *,
+    ignored: frozenset[str] | None = None, memberships: Mapping[str, room_store.Membership] | None = None,
+) -> list[StoredEvent]:
+    """The events the user may see, in the order given.
+
+    ``ignored`` (the user's ignore list) and ``memberships`` (their current membership by
+    room) save queries when the caller has them already.
+    """
     if not events:
         return []
-    ignored = await ignored_users(conn, user_id)
+    if ignored is None:
+        ignored = await ignored_users(conn, user_id)
     if ignored:
         events = [e for e in events if e.is_state or e.sender not in ignored]
+    if memberships is None:
+        memberships = await room_store.memberships_in(conn, user_id, {e.room_id for e in events})
+    # Fast path: after a user's latest membership event, while that membership is a
+    # join, their membership at every event is join: visible without a state lookup.
+    joined_since = {r: m.stream_ordering for r, m in memberships.items() if m.membership == "join"}
+    if all(e.room_id in joined_since and e.stream_ordering > joined_since[e.room_id] for e in events):
+        return list(events)
     member_key = ("m.room.member", user_id)
     groups = {e.state_group for e in events}
     entries = await state_store.get_state_entries_for_groups(conn, groups, [HISTORY_KEY, member_key])
     state_events = await event_store.get_events(conn, {eid for m in entries.values() for eid in m.values()})
-    joined_now: dict[str, bool] = {}
     visible = []
     for event in events:
         at = entries.get(event.state_group, {})
@@ -60,12 +74,8 @@ async def filter_events(conn: Any, user_id: str, events: Sequence[StoredEvent]) 
             visible.append(event)
         elif visibility == "invited" and membership == "invite":
             visible.append(event)
-        elif visibility == "shared":
-            if event.room_id not in joined_now:
-                current = await room_store.get_membership(conn, event.room_id, user_id)
-                joined_now[event.room_id] = current is not None and current.membership == "join"
-            if joined_now[event.room_id]:
-                visible.append(event)
+        elif visibility == "shared" and event.room_id in joined_since:
+            visible.append(event)
     return visible
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import asyncpg
@@ -53,6 +54,16 @@ async def get_membership(conn: Conn, room_id: str, user_id: str) -> Membership |
         room_id, user_id,
     )
     return Membership(**row) if row else None
+
+
+async def memberships_in(conn: Conn, user_id: str, room_ids: Iterable[str]) -> dict[str, Membership]:
+    """The user's current membership in each of these rooms where they have one."""
+    rows = await conn.fetch(
+        "SELECT room_id, user_id, membership, event_id, sender, stream_ordering FROM room_memberships"
+        " WHERE user_id = $1 AND room_id = ANY($2::text[])",
+        user_id, list(room_ids),
+    )
+    return {r["room_id"]: Membership(**r) for r in rows}
 
 
 async def rooms_for_user(conn: Conn, user_id: str, memberships: tuple[str, ...] = ("join",)) -> list[Membership]:

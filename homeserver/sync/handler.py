@@ -56,8 +56,10 @@ async def _compute(hs: HomeServer, request: SyncRequest, upto: int) -> tuple[dic
     since = request.since
     position = None if since is None or request.full_state else since.position
     async with hs.db.pool.acquire() as conn:
-        ctx = sections.RoomContext(conn, request.user_id, request.device_id, request.filter, upto)
-        joined = [m.room_id for m in await room_store.rooms_for_user(conn, request.user_id)]
+        memberships = {m.room_id: m for m in await room_store.rooms_for_user(conn, request.user_id)}
+        ctx = sections.RoomContext(conn, request.user_id, request.device_id, request.filter, upto,
+                                   ignored=await ignored_users(conn, request.user_id), memberships=memberships)
+        joined = list(memberships)
         changes = await sync_store.membership_changes(conn, request.user_id, position, upto) if position is not None else []
         rooms = await _room_sections(hs, ctx, joined, changes, position)
         account_data = await _account_data(ctx, position, rooms["join"])
@@ -90,17 +92,19 @@ async def _room_sections(
         active = sorted(set(with_events) | (newly_joined & set(f.rooms_allowed(joined))))
     for room_id in active:
         out["join"][room_id] = await sections.joined_room(ctx, room_id, None if room_id in newly_joined else position)
-    for room_id, summary in (await sections.summaries(ctx, list(out["join"]))).items():
+    # A summary only where members may have changed (the spec lets unchanged ones go).
+    changed = [r for r, section in out["join"].items() if position is None or r in newly_joined or any(
+        e["type"] == "m.room.member" for part in ("timeline", "state") for e in section[part]["events"])]
+    for room_id, summary in (await sections.summaries(ctx, changed)).items():
         out["join"][room_id]["summary"] = summary
     pending = changes if position is not None else await _current_non_joins(ctx, f.include_leave)
-    ignored = await ignored_users(ctx.conn, ctx.user_id)
     for change in pending:
         room_id, membership = change["room_id"], change["membership"]
         if not f.room_allowed(room_id) or room_id in out["join"]:
             continue
         if membership == "invite":
             invite = await sections.stripped_state(ctx, room_id, change["event_id"])
-            if not any(e.get("sender") in ignored for e in invite if e.get("state_key") == ctx.user_id):
+            if not any(e.get("sender") in ctx.ignored for e in invite if e.get("state_key") == ctx.user_id):
                 out["invite"][room_id] = {"invite_state": {"events": invite}}
         elif membership == "knock":
             out["knock"][room_id] = {"knock_state": {"events": await sections.stripped_state(ctx, room_id, change["event_id"])}}

@@ -34,6 +34,8 @@ class RoomContext:
     device_id: str
     filter: SyncFilter
     upto: int
+    ignored: frozenset[str] = frozenset()
+    memberships: dict[str, room_store.Membership] = field(default_factory=dict)
     _versions: dict[str, str] = field(default_factory=dict)
 
     async def room_version(self, room_id: str) -> str:
@@ -67,7 +69,9 @@ async def _timeline(ctx: RoomContext, room_id: str, after: int | None, before: i
     )
     limited = len(events) > limit
     events = list(reversed(events[:limit]))
-    return await visibility.filter_events(ctx.conn, ctx.user_id, events), limited
+    memberships = ctx.memberships if room_id in ctx.memberships else None
+    return await visibility.filter_events(
+        ctx.conn, ctx.user_id, events, ignored=ctx.ignored, memberships=memberships), limited
 
 
 async def _full_state(ctx: RoomContext, room_id: str, timeline: list[StoredEvent], before: int) -> list[StoredEvent]:
