@@ -24,6 +24,11 @@ def build_app(hs: HomeServer) -> web.Application:
         client_max_size=hs.config.server.max_request_body_bytes,
     )
     app[HOMESERVER] = hs
+
+    async def wake_long_polls(app: web.Application) -> None:
+        hs.notifier.close()
+
+    app.on_shutdown.append(wake_long_polls)
     for routes in (*CLIENT_ROUTES, *ADMIN_ROUTES, METRICS_ROUTES):
         app.add_routes(routes)
     return app

@@ -23,8 +23,13 @@ def client_event(event: StoredEvent, room_version: str, redacted_because: dict[s
     out["event_id"] = event.event_id
     out["room_id"] = event.room_id
     out.setdefault("content", {})
-    if "redacts" in pdu:  # room versions before 11 carry it at the top level
-        out["redacts"] = pdu["redacts"]
+    if pdu.get("type") == "m.room.redaction":
+        # rooms/v11.md: servers serve ``redacts`` both at the top level and in content,
+        # whichever of the two the room version signs.
+        redacts = pdu.get("redacts") or out["content"].get("redacts")
+        if isinstance(redacts, str):
+            out["redacts"] = redacts
+            out["content"] = {**out["content"], "redacts": redacts}
     if redacted_because is not None:
         out["unsigned"] = {"redacted_because": redacted_because}
     return out

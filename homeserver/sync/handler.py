@@ -41,7 +41,7 @@ async def sync(hs: HomeServer, request: SyncRequest) -> dict[str, Any]:
         upto = hs.streams.current()
         body, joined, has_changes = await _compute(hs, request, upto)
         remaining = deadline - asyncio.get_running_loop().time()
-        if has_changes or request.since is None or request.full_state or remaining <= 0:
+        if has_changes or request.since is None or request.full_state or remaining <= 0 or hs.notifier.closing:
             return body
         with hs.notifier.waiter(request.user_id, joined) as waiter:
             if hs.streams.current() != upto:

@@ -28,6 +28,14 @@ class Waiter:
 class Notifier:
     _by_user: dict[str, set[Waiter]] = field(default_factory=dict)
     _by_room: dict[str, set[Waiter]] = field(default_factory=dict)
+    # Set at shutdown: parked long-polls return at once and none park again, so a
+    # stopping server does not wait out their timeouts.
+    closing: bool = False
+
+    def close(self) -> None:
+        self.closing = True
+        for waiters in list(self._by_user.values()):
+            self._wake(waiters)
 
     @contextlib.contextmanager
     def waiter(self, user_id: str, rooms: Iterable[str]) -> Iterator[Waiter]:

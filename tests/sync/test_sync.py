@@ -141,3 +141,27 @@ async def test_filters_and_bad_input(server: TestServer) -> None:
         assert bad.status in (400, 404), params
     assert (await alice.post(f"user/{alice.user_id}/filter", {"room": {"timeline": {"limit": "2"}}})).status == 400
     assert (await alice.post("user/@bob:test.local/filter", {})).status == 403
+
+
+async def test_redactions_carry_redacts_at_the_top_level(server: TestServer) -> None:
+    alice = await server.register("alice")
+    room_id = await create_room(alice, room_version="12")
+    target = await send_text(alice, room_id, "oops")
+    token = (await sync(alice))["next_batch"]
+    resp = await alice.put(f"rooms/{room_id}/redact/{target}/r1", {"reason": "typo"})
+    timeline = (await sync(alice, token))["rooms"]["join"][room_id]["timeline"]["events"]
+    redaction = [e for e in timeline if e["type"] == "m.room.redaction"][0]
+    assert redaction["event_id"] == resp.body["event_id"]
+    assert redaction["redacts"] == target and redaction["content"]["redacts"] == target
+
+
+async def test_shutdown_releases_parked_long_polls(start_server) -> None:  # type: ignore[no-untyped-def]
+    server = await start_server()
+    alice = await server.register("alice")
+    token = (await sync(alice))["next_batch"]
+    parked = asyncio.create_task(sync(alice, token, timeout=30_000))
+    await asyncio.sleep(0.3)
+    started = asyncio.get_running_loop().time()
+    await server.runner.cleanup()
+    assert asyncio.get_running_loop().time() - started < 5
+    assert (await parked)["rooms"]["join"] == {}
