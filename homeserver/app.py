@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 
@@ -29,6 +30,14 @@ def build_app(hs: HomeServer) -> web.Application:
         hs.notifier.close()
 
     app.on_shutdown.append(wake_long_polls)
+
+    async def background_services(app: web.Application) -> AsyncIterator[None]:
+        hs.presence.start()
+        yield
+        await hs.presence.stop()
+        hs.typing.stop()
+
+    app.cleanup_ctx.append(background_services)
     for routes in (*CLIENT_ROUTES, *ADMIN_ROUTES, METRICS_ROUTES):
         app.add_routes(routes)
     return app

@@ -24,12 +24,14 @@ from homeserver.events.errors import AuthError, EventFormatError
 from homeserver.events.pdu import redacts_of
 from homeserver.events.power_levels import named_level, user_power_level
 from homeserver.events.room_versions import RoomVersion, get_room_version
+from homeserver.push import evaluate as push_evaluate
 from homeserver.server import HomeServer
 from homeserver.storage import events as event_store
 from homeserver.storage import rooms as room_store
 from homeserver.storage import search as search_store
 from homeserver.storage import state as state_store
 from homeserver.sync.streams import Writer
+from homeserver.users import presence
 
 StateKey = tuple[str, str]
 
@@ -80,6 +82,7 @@ async def send_event(hs: HomeServer, room_id: str, sender: str, draft: Draft, tx
                     conn, sender, txn.device_id, txn.txn_id, sent.event_id, hs.clock.now_ms()
                 )
     await hs.notifier.on_events([sent])
+    await presence.on_user_activity(hs, sender)  # sending keeps a user online (spec: Presence)
     return sent
 
 
@@ -142,7 +145,9 @@ async def persist_local(
         await room_store.insert_room(conn, room_id, room_version.identifier, sender, hs.clock.now_ms())
     if draft.type == REDACTION:
         await _apply_redaction(conn, room_version, pdu, event_id, auth_state)
-    return await _store(hs, conn, writer, room_id, event_id, pdu, state_group)
+    sent = await _store(hs, conn, writer, room_id, event_id, pdu, state_group)
+    await push_evaluate.on_event(hs, conn, room_version, sent, auth_state)
+    return sent
 
 
 async def _state_entries(

@@ -6,6 +6,7 @@ parser and case-folded, never stemmed, so text in any language is found by its w
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,14 @@ Conn = asyncpg.Connection | asyncpg.Pool
 
 BODY, NAME, TOPIC = "content.body", "content.name", "content.topic"
 KEYS = (BODY, NAME, TOPIC)
+
+# Addresses, host names, paths, URLs and hyphenated words are single tokens to
+# PostgreSQL's parser ("alice@example.com", "matrix.org/docs"): their words are indexed
+# too, and a search term's such tokens are searched by their words, so "example.com"
+# finds "alice@example.com" and "client-serv" finds "client-server-api".
+_COMPOUND = re.compile(r"\w+(?:[-@./:~+?=&%#]+\w+)+")
+_JOINERS = re.compile(r"[-@./:~+?=&%#]")
+_WORD = re.compile(r"\w+")
 
 
 def searchable_text(pdu: dict[str, Any]) -> tuple[str, str] | None:
@@ -36,7 +45,14 @@ def searchable_text(pdu: dict[str, Any]) -> tuple[str, str] | None:
     if not text:
         return None
     # PostgreSQL text holds neither NUL nor lone surrogates; both can arrive in JSON.
-    return key, text.replace("\x00", " ").encode("utf-8", "replace").decode("utf-8")
+    return key, _with_parts(text.replace("\x00", " ").encode("utf-8", "replace").decode("utf-8"))
+
+
+def _with_parts(text: str) -> str:
+    """The text, then the words of its compound tokens (people search for "example" and
+    "docs" in "alice@example.com" and "matrix.org/docs")."""
+    parts = [word for compound in _COMPOUND.findall(text) for word in _WORD.findall(compound)]
+    return f"{text} {' '.join(parts)}" if parts else text
 
 
 def _plain_topics(m_topic: Any) -> list[Any]:
@@ -62,14 +78,17 @@ async def index_event(conn: Conn, event_id: str, room_id: str, pdu: dict[str, An
 
 async def query_words(conn: Conn, search_term: str) -> list[str]:
     """The search term's distinct words as the index holds them (parsed and case-folded
-    the same way), ordered by where each last appears; a hyphenated word gives itself,
-    then its parts."""
+    the same way), ordered by where each last appears; a compound token gives its words."""
     rows = await conn.fetch(
-        "SELECT lexeme FROM unnest(to_tsvector('simple', $1))"
-        " ORDER BY positions[array_upper(positions, 1)]",
+        "SELECT lexeme FROM unnest(to_tsvector('simple', $1)) ORDER BY positions[array_upper(positions, 1)]",
         search_term.replace("\x00", " "),
     )
-    return [r["lexeme"] for r in rows]
+    words: dict[str, None] = {}
+    for lexeme in (r["lexeme"] for r in rows):
+        for word in _WORD.findall(lexeme) if _JOINERS.search(lexeme) else [lexeme]:
+            words.pop(word, None)  # keep the order of last appearance
+            words[word] = None
+    return list(words)
 
 
 @dataclass(frozen=True, slots=True)

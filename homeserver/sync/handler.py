@@ -12,6 +12,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
+from homeserver.rooms.typing import typing_event
 from homeserver.rooms.visibility import ignored_users
 from homeserver.server import HomeServer
 from homeserver.storage import account_data as account_data_store
@@ -20,6 +21,7 @@ from homeserver.storage import sync as sync_store
 from homeserver.sync import rooms as sections
 from homeserver.sync.filter import SyncFilter
 from homeserver.sync.tokens import SyncToken
+from homeserver.users import presence
 
 TO_DEVICE_LIMIT = 100
 MAX_TIMEOUT_MS = 60_000
@@ -33,9 +35,11 @@ class SyncRequest:
     timeout_ms: int
     full_state: bool
     filter: SyncFilter
+    set_presence: str = "online"
 
 
 async def sync(hs: HomeServer, request: SyncRequest) -> dict[str, Any]:
+    await presence.set_presence_from_sync(hs, request.user_id, request.set_presence)
     deadline = asyncio.get_running_loop().time() + min(request.timeout_ms, MAX_TIMEOUT_MS) / 1000
     while True:
         upto = hs.streams.current()
@@ -44,7 +48,7 @@ async def sync(hs: HomeServer, request: SyncRequest) -> dict[str, Any]:
         if has_changes or request.since is None or request.full_state or remaining <= 0 or hs.notifier.closing:
             return body
         with hs.notifier.waiter(request.user_id, joined) as waiter:
-            if hs.streams.current() != upto:
+            if hs.streams.current() != upto or hs.typing.typing_serial() != body_typing(body):
                 continue  # something committed while we computed: look again at once
             try:
                 await asyncio.wait_for(waiter.woken.wait(), remaining)
@@ -64,19 +68,47 @@ async def _compute(hs: HomeServer, request: SyncRequest, upto: int) -> tuple[dic
         rooms = await _room_sections(hs, ctx, joined, changes, position)
         account_data = await _account_data(ctx, position, rooms["join"])
         to_device, to_device_position = await _to_device(ctx, since)
-    next_token = SyncToken(upto, 0, to_device_position)
+        presence_events = await _presence(hs, ctx, position) if request.filter.presence.types != () else []
+        typing = hs.typing.typing_serial()
+        await _ephemeral(hs, ctx, rooms["join"], joined, since.typing if since else 0)
+    next_token = SyncToken(upto, typing, to_device_position)
     body: dict[str, Any] = {
         "next_batch": str(next_token),
         "rooms": rooms,
         "account_data": {"events": account_data},
         "to_device": {"events": to_device},
-        "presence": {"events": []},
+        "presence": {"events": presence_events},
         "device_lists": {"changed": [], "left": []},
         "device_one_time_keys_count": {},
         "device_unused_fallback_key_types": [],
     }
-    has_changes = bool(any(rooms.values()) or account_data or to_device)
+    has_changes = bool(any(rooms.values()) or account_data or to_device or presence_events)
     return body, joined, has_changes
+
+
+def body_typing(body: dict[str, Any]) -> int:
+    return SyncToken.parse(body["next_batch"]).typing
+
+
+async def _presence(hs: HomeServer, ctx: sections.RoomContext, position: int | None) -> list[dict[str, Any]]:
+    events = await presence.presence_since(hs, ctx.conn, ctx.user_id, position or 0, ctx.upto)
+    return [e for e in events if ctx.filter.presence.allows(e["type"], e.get("sender"))]
+
+
+async def _ephemeral(
+    hs: HomeServer, ctx: sections.RoomContext, joined_sections: dict[str, Any], joined: list[str], since_typing: int
+) -> None:
+    """Typing notices (this process's memory) for rooms whose typers changed."""
+    if not ctx.filter.ephemeral.allows("m.typing"):
+        return
+    rooms = ctx.filter.rooms_allowed(joined)
+    for room_id, user_ids in hs.typing.typing_since(rooms, since_typing).items():
+        section = joined_sections.setdefault(room_id, _empty_joined(room_id))
+        section.setdefault("ephemeral", {"events": []})["events"].append(typing_event(user_ids))
+
+
+def _empty_joined(room_id: str) -> dict[str, Any]:
+    return {"timeline": {"events": [], "limited": False}, "state": {"events": []}}
 
 
 async def _room_sections(

@@ -165,3 +165,23 @@ async def test_shutdown_releases_parked_long_polls(start_server) -> None:  # typ
     await server.runner.cleanup()
     assert asyncio.get_running_loop().time() - started < 5
     assert (await parked)["rooms"]["join"] == {}
+
+
+async def test_typing_and_presence_reach_the_other_side(server: TestServer) -> None:
+    alice, bob = await server.register("alice"), await server.register("bob")
+    room_id = await create_room(alice, preset="public_chat")
+    await bob.post(f"join/{room_id}")
+    token = (await sync(bob))["next_batch"]
+    waiting = asyncio.create_task(sync(bob, token, timeout=10_000))
+    await asyncio.sleep(0.2)
+    assert (await alice.put(f"rooms/{room_id}/typing/{alice.user_id}", {"typing": True, "timeout": 10_000})).status == 200
+    woken = await asyncio.wait_for(waiting, 5)
+    ephemeral = woken["rooms"]["join"][room_id]["ephemeral"]["events"]
+    assert {"type": "m.typing", "content": {"user_ids": [alice.user_id]}} in ephemeral
+
+    await alice.put(f"presence/{alice.user_id}/status", {"presence": "online", "status_msg": "at lunch"})
+    later = await sync(bob, woken["next_batch"])
+    mine = [e for e in later["presence"]["events"] if e["sender"] == alice.user_id]
+    assert mine and mine[-1]["content"]["status_msg"] == "at lunch"
+    quiet = await sync(bob, filter=json.dumps({"presence": {"types": []}}))
+    assert quiet["presence"]["events"] == []

@@ -35,6 +35,7 @@ async def get_sync(request: web.Request) -> web.Response:
         timeout_ms=query_int(request, "timeout", 0),
         full_state=query_bool(request, "full_state", False),
         filter=await filter_for_sync(hs, requester.user_id, request.query.get("filter")),
+        set_presence=set_presence,
     ))
     return json_response(body)
 

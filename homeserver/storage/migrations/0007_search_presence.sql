@@ -27,5 +27,6 @@ CREATE TABLE presence (
     stream_id BIGINT NOT NULL
 );
 CREATE INDEX presence_stream ON presence (stream_id);
--- The timeout sweep reads only users who are not offline.
-CREATE INDEX presence_not_offline ON presence (last_seen_ts) WHERE state <> 'offline';
+-- The timeout sweep (homeserver/users/presence.py) reads only who is due to go idle or offline.
+CREATE INDEX presence_seen ON presence (last_seen_ts) WHERE state <> 'offline';
+CREATE INDEX presence_active ON presence (last_active_ts) WHERE state = 'online';
