@@ -14,13 +14,16 @@ from homeserver.clock import Clock
 from homeserver.config import Config
 from homeserver.keys import ServerKey, load_or_create
 from homeserver.metrics import Metrics
+from homeserver.push import PushService
 from homeserver.ratelimit import LoginLockout, RateLimiter
 from homeserver.rooms.locks import KeyedLock
+from homeserver.rooms.typing import TypingService
 from homeserver.storage.db import Database
 from homeserver.storage.migrate import migrate
 from homeserver.sync.notifier import Notifier
 from homeserver.sync.streams import StreamTracker
 from homeserver.users.passwords import PasswordHasher
+from homeserver.users.presence import PresenceService
 
 
 @dataclass
@@ -36,10 +39,15 @@ class HomeServer:
     room_locks: KeyedLock
     notifier: Notifier
     streams: StreamTracker
+    push: PushService
     # Event JSON as signed, by event ID, and state entries by (state group, keys): both
     # immutable once written, read by every send.
     event_cache: LruCache[str, dict[str, Any]]
     state_cache: LruCache[tuple[int, frozenset[tuple[str, str]]], dict[tuple[str, str], str]]
+    # Presence (its timeout sweep runs between presence.start() and stop()) and the
+    # in-memory typing notices (typing.stop() cancels their timers).
+    presence: PresenceService
+    typing: TypingService
 
     @property
     def server_name(self) -> str:
@@ -60,6 +68,7 @@ class HomeServer:
             await db.close()
             raise
         clock = clock or Clock()
+        notifier = Notifier()
         return cls(
             config=config,
             db=db,
@@ -70,11 +79,15 @@ class HomeServer:
             passwords=PasswordHasher(config.auth.password_hash),
             metrics=Metrics(),
             room_locks=KeyedLock(),
-            notifier=Notifier(),
+            notifier=notifier,
             streams=streams,
+            push=PushService.create(db, streams, clock),
             event_cache=LruCache(50_000),
             state_cache=LruCache(20_000),
+            presence=PresenceService(config.presence, db, clock, streams, notifier),
+            typing=TypingService(clock, notifier),
         )
 
     async def close(self) -> None:
+        await self.push.close()
         await self.db.close()

@@ -17,6 +17,7 @@ class RoomEventFilter:
     not_senders: tuple[str, ...] = ()
     limit: int | None = None
     lazy_load_members: bool = False
+    unread_thread_notifications: bool = False
 
     def type_patterns(self) -> tuple[list[str] | None, list[str] | None]:
         """LIKE patterns for ``types`` and ``not_types`` (``*`` is the spec's wildcard)."""
@@ -49,8 +50,9 @@ def parse_room_event_filter(raw: Any) -> RoomEventFilter:
     if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
         raise MatrixError(400, "M_BAD_JSON", "filter 'limit' must be a positive integer")
     lazy = raw.get("lazy_load_members", False)
-    if not isinstance(lazy, bool):
-        raise MatrixError(400, "M_BAD_JSON", "filter 'lazy_load_members' must be a boolean")
+    threaded = raw.get("unread_thread_notifications", False)
+    if not isinstance(lazy, bool) or not isinstance(threaded, bool):
+        raise MatrixError(400, "M_BAD_JSON", "filter 'lazy_load_members' and 'unread_thread_notifications' are booleans")
     return RoomEventFilter(
         types=_strings(raw, "types"),
         not_types=_strings(raw, "not_types") or (),
@@ -58,4 +60,5 @@ def parse_room_event_filter(raw: Any) -> RoomEventFilter:
         not_senders=_strings(raw, "not_senders") or (),
         limit=limit,
         lazy_load_members=lazy,
+        unread_thread_notifications=threaded,
     )

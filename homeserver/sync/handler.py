@@ -12,12 +12,15 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
+from homeserver.push.rulesets import push_rules_changed, push_rules_content
 from homeserver.rooms.typing import typing_event
 from homeserver.rooms.visibility import ignored_users
 from homeserver.server import HomeServer
 from homeserver.storage import account_data as account_data_store
 from homeserver.storage import rooms as room_store
 from homeserver.storage import sync as sync_store
+from homeserver.storage.push import unread_counts
+from homeserver.storage.receipts import receipts_since
 from homeserver.sync import rooms as sections
 from homeserver.sync.filter import SyncFilter
 from homeserver.sync.tokens import SyncToken
@@ -70,7 +73,8 @@ async def _compute(hs: HomeServer, request: SyncRequest, upto: int) -> tuple[dic
         to_device, to_device_position = await _to_device(ctx, since)
         presence_events = await _presence(hs, ctx, position) if request.filter.presence.types != () else []
         typing = hs.typing.typing_serial()
-        await _ephemeral(hs, ctx, rooms["join"], joined, since.typing if since else 0)
+        await _ephemeral(hs, ctx, rooms["join"], joined, since.typing if since else 0, position)
+        await _unread(ctx, rooms["join"])
     next_token = SyncToken(upto, typing, to_device_position)
     body: dict[str, Any] = {
         "next_batch": str(next_token),
@@ -96,15 +100,31 @@ async def _presence(hs: HomeServer, ctx: sections.RoomContext, position: int | N
 
 
 async def _ephemeral(
-    hs: HomeServer, ctx: sections.RoomContext, joined_sections: dict[str, Any], joined: list[str], since_typing: int
+    hs: HomeServer, ctx: sections.RoomContext, joined_sections: dict[str, Any], joined: list[str],
+    since_typing: int, position: int | None,
 ) -> None:
-    """Typing notices (this process's memory) for rooms whose typers changed."""
-    if not ctx.filter.ephemeral.allows("m.typing"):
-        return
+    """Typing notices (this process's memory) and read receipts, for rooms where they changed."""
     rooms = ctx.filter.rooms_allowed(joined)
-    for room_id, user_ids in hs.typing.typing_since(rooms, since_typing).items():
+    found: list[tuple[str, dict[str, Any]]] = []
+    if ctx.filter.ephemeral.allows("m.typing"):
+        found += [(r, typing_event(u)) for r, u in hs.typing.typing_since(rooms, since_typing).items()]
+    if ctx.filter.ephemeral.allows("m.receipt") and rooms:
+        receipts = await receipts_since(ctx.conn, ctx.user_id, rooms, position or 0, ctx.upto)
+        found += [(r, {"type": "m.receipt", "content": c}) for r, c in receipts.items()]
+    for room_id, event in found:
         section = joined_sections.setdefault(room_id, _empty_joined(room_id))
-        section.setdefault("ephemeral", {"events": []})["events"].append(typing_event(user_ids))
+        section.setdefault("ephemeral", {"events": []})["events"].append(event)
+
+
+async def _unread(ctx: sections.RoomContext, joined_sections: dict[str, Any]) -> None:
+    """Unread notification and highlight counts of every room in the response."""
+    if not joined_sections:
+        return
+    threaded = ctx.filter.timeline.unread_thread_notifications
+    counts = await unread_counts(ctx.conn, ctx.user_id, list(joined_sections))
+    for room_id, section in joined_sections.items():
+        section.update(counts[room_id].to_sync_json(threaded) if room_id in counts
+                       else {"unread_notifications": {"notification_count": 0, "highlight_count": 0}})
 
 
 def _empty_joined(room_id: str) -> dict[str, Any]:
@@ -156,6 +176,10 @@ async def _account_data(ctx: sections.RoomContext, position: int | None, joined_
     """Global account data in the response; per-room account data goes into its room."""
     changed = await account_data_store.account_data_since(ctx.conn, ctx.user_id, position or 0, ctx.upto)
     global_events = []
+    if ctx.filter.account_data.allows("m.push_rules") and (
+        position is None or await push_rules_changed(ctx.conn, ctx.user_id, position, ctx.upto)
+    ):
+        global_events.append({"type": "m.push_rules", "content": await push_rules_content(ctx.conn, ctx.user_id)})
     for room_id, data_type, content in changed:
         if room_id == account_data_store.GLOBAL:
             if ctx.filter.account_data.allows(data_type):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from homeserver.errors import MatrixError, bad_json, forbidden, invalid_param, not_found
+from homeserver.push.rulesets import push_rules_content
 from homeserver.server import HomeServer
 from homeserver.storage import account_data as store
 from homeserver.storage import rooms as room_store
@@ -37,7 +38,8 @@ async def get_account_data(
     hs: HomeServer, requester_id: str, user_id: str, room_id: str, data_type: str
 ) -> dict[str, Any]:
     _check_owner(requester_id, user_id)
-    # TODO(push): m.push_rules is served from the push rules once they exist.
+    if data_type == "m.push_rules" and room_id == GLOBAL:
+        return await push_rules_content(hs.db.pool, user_id)
     content = await store.get_account_data(hs.db.pool, user_id, room_id, data_type)
     if content is None:
         raise not_found("Account data not found")

@@ -91,7 +91,8 @@ async def test_server_managed_types_are_refused(server: TestServer, data_type: s
     for path in (global_path(alice, data_type), room_path(alice, ROOM, data_type)):
         resp = await alice.put(path, {"event_id": "$abc"})
         assert (resp.status, resp.errcode) == (405, "M_BAD_JSON"), path
-        await assert_absent(alice, path)
+        if path != global_path(alice, "m.push_rules"):  # that one reads the push rules
+            await assert_absent(alice, path)
 
 
 @pytest.mark.parametrize("data, errcode", [
@@ -190,3 +191,10 @@ async def test_room_data_needs_a_membership(server: TestServer) -> None:
     carol = await server.register("carol")
     resp = await carol.put(room_path(carol, "!never:test.local", "m.tag"), {"tags": {}})
     assert (resp.status, resp.errcode) == (403, "M_FORBIDDEN")
+
+
+async def test_push_rules_read_as_account_data(server: TestServer) -> None:
+    alice = await server.register("alice")
+    resp = await alice.get(global_path(alice, "m.push_rules"))
+    assert resp.status == 200
+    assert any(r["rule_id"] == ".m.rule.master" for r in resp.body["global"]["override"])

@@ -185,3 +185,29 @@ async def test_typing_and_presence_reach_the_other_side(server: TestServer) -> N
     assert mine and mine[-1]["content"]["status_msg"] == "at lunch"
     quiet = await sync(bob, filter=json.dumps({"presence": {"types": []}}))
     assert quiet["presence"]["events"] == []
+
+
+async def test_unread_counts_mentions_and_receipts_through_sync(server: TestServer) -> None:
+    alice, bob = await server.register("alice"), await server.register("bob")
+    room_id = await create_room(alice, preset="trusted_private_chat", invite=[bob.user_id])
+    await bob.post(f"join/{room_id}")
+    await send_text(alice, room_id, "hello")
+    mention = await bob.put(f"rooms/{room_id}/send/m.room.message/m1", {})  # bob's own: never counts
+    assert mention.status == 200
+    await send_text(alice, room_id, "anyone there?")
+    last = await alice.put(f"rooms/{room_id}/send/m.room.message/m2", {
+        "msgtype": "m.text", "body": "bob: look", "m.mentions": {"user_ids": [bob.user_id]}})
+    first = await sync(bob)
+    counts = first["rooms"]["join"][room_id]["unread_notifications"]
+    assert counts == {"notification_count": 2, "highlight_count": 1}
+    assert first["account_data"]["events"][0]["type"] == "m.push_rules" or any(
+        e["type"] == "m.push_rules" for e in first["account_data"]["events"])
+
+    assert (await bob.post(f"rooms/{room_id}/receipt/m.read/{last.body['event_id']}", {})).status == 200
+    after = await sync(bob, first["next_batch"])
+    room = after["rooms"]["join"][room_id]
+    assert room["unread_notifications"] == {"notification_count": 0, "highlight_count": 0}
+    receipt = [e for e in room["ephemeral"]["events"] if e["type"] == "m.receipt"][0]
+    assert bob.user_id in receipt["content"][last.body["event_id"]]["m.read"]
+    seen_by_alice = await sync(alice)
+    assert any(e["type"] == "m.receipt" for e in seen_by_alice["rooms"]["join"][room_id].get("ephemeral", {}).get("events", []))

@@ -9,12 +9,17 @@ from homeserver.api.client import (
     login,
     membership,
     mutual_rooms,
+    presence,
     profile,
+    push,
+    receipts,
     register,
     relations,
     reports,
     rooms,
+    search,
     sync,
+    typing,
     user_directory,
 )
 
@@ -34,4 +39,9 @@ ROUTES = [
     directory.routes,
     reports.routes,
     mutual_rooms.routes,
+    search.routes,
+    presence.routes,
+    typing.routes,
+    push.routes,
+    receipts.routes,
 ]

@@ -1,0 +1,167 @@
+"""Evaluating a new event's push rules for the room's local members, inside the
+transaction that persists it (push.md "Server behaviour": "The updated notification
+count from a new event MUST appear in the same /sync response as the event itself").
+
+Kept cheap, as it runs on every send: one query for the recipients (which also records
+that the sender has read up to their own event), the rules from the cache, evaluation in
+Python, and one insert of the actions that notify or highlight.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+import asyncpg
+import orjson
+
+from homeserver.events.constants import MEMBER, POWER_LEVELS_KEY
+from homeserver.events.errors import AuthError
+from homeserver.events.power_levels import parse_power_level, user_power_level
+from homeserver.events.room_versions import RoomVersion
+from homeserver.push import RulesCache, rules
+from homeserver.rooms.aggregations import THREAD, relation_of
+from homeserver.storage import push as store
+
+if TYPE_CHECKING:
+    from homeserver.server import HomeServer
+
+StateKey = tuple[str, str]
+
+
+class Persisted(Protocol):
+    """An event just persisted (``rooms.send.Sent``, or one received over federation)."""
+
+    @property
+    def event_id(self) -> str: ...
+    @property
+    def room_id(self) -> str: ...
+    @property
+    def stream_ordering(self) -> int: ...
+    @property
+    def pdu(self) -> dict[str, Any]: ...
+
+
+async def on_event(
+    hs: HomeServer, conn: asyncpg.Connection, room_version: RoomVersion, persisted: Persisted,
+    auth_state: Mapping[StateKey, Mapping[str, Any]],
+) -> None:
+    """Record the push actions of a just-persisted event for every local member it may
+    notify, and mark it read for its sender. ``auth_state`` is the state the event was
+    authorised against (its power levels and create event decide room notifications)."""
+    event_id, room_id, stream_ordering, pdu = (
+        persisted.event_id, persisted.room_id, persisted.stream_ordering, persisted.pdu
+    )
+    content = pdu.get("content")
+    content = content if isinstance(content, dict) else {}
+    sender = pdu["sender"]
+    thread_id = await thread_of(conn, content)
+    invitee = None
+    if pdu["type"] == MEMBER and content.get("membership") == "invite" and hs.is_mine(pdu.get("state_key", "")):
+        invitee = pdu["state_key"]
+    # Display names are read only when a legacy body mention could match.
+    wants_names = isinstance(content.get("body"), str) and "m.mentions" not in content
+    recipients, member_count = await store.recipients_and_mark_read(
+        conn, room_id, sender, invitee, thread_id, stream_ordering, wants_names
+    )
+    if not recipients:
+        return
+    level, notification_levels = _sender_levels(room_version, sender, auth_state)
+    event = rules.PushEvent({**pdu, "event_id": event_id, "room_id": room_id}, member_count, level, notification_levels)
+    rulesets = await compiled_rules(conn, hs.push.rules, recipients)
+    now_ms = hs.clock.now_ms()
+    actions, to_push = [], []
+    # Ignored users' messages and invites never reach the client (spec: "Ignoring Users"),
+    # so they must not notify either; their other state events still do.
+    ignorable = "state_key" not in pdu or invitee is not None
+    for recipient in recipients:
+        if recipient.ignores_sender and ignorable:
+            continue
+        ruleset = rulesets[recipient.user_id]
+        name = _display_name(recipient.member_json) if wants_names and ruleset.needs_display_name else None
+        outcome = rules.evaluate(ruleset, event, name)
+        if outcome is None or not (outcome.notify or outcome.highlight):
+            continue
+        actions.append(store.PushAction(
+            recipient.user_id, room_id, stream_ordering, event_id, thread_id, list(outcome.actions),
+            outcome.notify, outcome.highlight, now_ms,
+        ))
+        if outcome.notify and recipient.has_pushers:
+            to_push.append(recipient.user_id)
+    if actions:
+        await store.insert_push_actions(conn, actions)
+    if to_push:
+        hs.push.pushers.poke(stream_ordering, to_push)
+
+
+async def thread_of(conn: Any, content: Mapping[str, Any]) -> str:
+    """The thread of an event with this content: the root of an ``m.thread`` relation,
+    the thread of the event another relation points at, else ``main``."""
+    relation = relation_of(content)
+    if relation is None:
+        return store.MAIN
+    parent, rel_type = relation
+    if rel_type == THREAD:
+        return parent
+    return await store.thread_of_parent(conn, parent)
+
+
+async def compiled_rules(
+    conn: Any, cache: RulesCache, recipients: Sequence[store.Recipient]
+) -> dict[str, rules.CompiledRuleset]:
+    """Each recipient's compiled rules, from the cache when it holds their current version."""
+    out: dict[str, rules.CompiledRuleset] = {}
+    missing = []
+    for recipient in recipients:
+        compiled = cache.get(recipient.user_id, recipient.rules_version)
+        if compiled is not None:
+            out[recipient.user_id] = compiled
+        elif recipient.rules_version == 0:
+            out[recipient.user_id] = _compile(cache, recipient.user_id, 0, None)
+        else:
+            missing.append(recipient.user_id)
+    if missing:
+        for user_id, stored in (await store.get_push_rules_for_users(conn, missing)).items():
+            out[user_id] = _compile(cache, user_id, stored.stream_id, stored)
+        for user_id in missing:  # deleted meanwhile: the defaults
+            out.setdefault(user_id, _compile(cache, user_id, 0, None))
+    return out
+
+
+def _compile(cache: RulesCache, user_id: str, version: int, stored: store.StoredRules | None) -> rules.CompiledRuleset:
+    document = {"rules": stored.rules, "defaults": stored.defaults} if stored is not None else None
+    compiled = rules.compile_ruleset(rules.ruleset(user_id, document))
+    cache.put(user_id, version, compiled)
+    return compiled
+
+
+def _sender_levels(
+    room_version: RoomVersion, sender: str, auth_state: Mapping[StateKey, Mapping[str, Any]]
+) -> tuple[float, dict[str, int]]:
+    """The sender's power level and the room's ``notifications`` levels."""
+    try:
+        level = user_power_level(room_version, sender, auth_state)  # type: ignore[arg-type]
+    except AuthError:
+        level = 0
+    power_levels = auth_state.get(POWER_LEVELS_KEY)
+    content = power_levels.get("content") if power_levels else None
+    raw = content.get("notifications") if isinstance(content, dict) else None
+    levels: dict[str, int] = {}
+    if isinstance(raw, dict):
+        for key, value in raw.items():
+            try:
+                levels[key] = parse_power_level(room_version, value)
+            except AuthError:
+                continue
+    return level, levels
+
+
+def _display_name(member_json: str | None) -> str | None:
+    if member_json is None:
+        return None
+    try:
+        content = orjson.loads(member_json).get("content")
+    except orjson.JSONDecodeError:
+        return None
+    name = content.get("displayname") if isinstance(content, dict) else None
+    return name if isinstance(name, str) else None
