@@ -32,7 +32,7 @@ def _like(pattern: str) -> str:
     return escaped.replace("*", "%")
 
 
-def _strings(raw: dict[str, Any], key: str) -> tuple[str, ...] | None:
+def string_list(raw: dict[str, Any], key: str) -> tuple[str, ...] | None:
     value = raw.get(key)
     if value is None:
         return None
@@ -54,10 +54,10 @@ def parse_room_event_filter(raw: Any) -> RoomEventFilter:
     if not isinstance(lazy, bool) or not isinstance(threaded, bool):
         raise MatrixError(400, "M_BAD_JSON", "filter 'lazy_load_members' and 'unread_thread_notifications' are booleans")
     return RoomEventFilter(
-        types=_strings(raw, "types"),
-        not_types=_strings(raw, "not_types") or (),
-        senders=_strings(raw, "senders"),
-        not_senders=_strings(raw, "not_senders") or (),
+        types=string_list(raw, "types"),
+        not_types=string_list(raw, "not_types") or (),
+        senders=string_list(raw, "senders"),
+        not_senders=string_list(raw, "not_senders") or (),
         limit=limit,
         lazy_load_members=lazy,
         unread_thread_notifications=threaded,

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 
 from homeserver.errors import MatrixError
-from homeserver.rooms.filters import RoomEventFilter, parse_room_event_filter
+from homeserver.rooms.filters import RoomEventFilter, parse_room_event_filter, string_list
 from homeserver.server import HomeServer
 from homeserver.storage import sync as sync_store
 
@@ -65,15 +65,6 @@ class SyncFilter:
         return [r for r in room_ids if self.room_allowed(r)]
 
 
-def _strings(raw: dict[str, Any], key: str) -> tuple[str, ...] | None:
-    value = raw.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise MatrixError(400, "M_BAD_JSON", f"filter '{key}' must be an array of strings")
-    return tuple(value)
-
-
 def _object(raw: dict[str, Any], key: str) -> dict[str, Any]:
     value = raw.get(key, {})
     if not isinstance(value, dict):
@@ -86,8 +77,8 @@ def _event_filter(raw: dict[str, Any]) -> EventFilter:
     if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
         raise MatrixError(400, "M_BAD_JSON", "filter 'limit' must be a non-negative integer")
     return EventFilter(
-        types=_strings(raw, "types"), not_types=_strings(raw, "not_types") or (),
-        senders=_strings(raw, "senders"), not_senders=_strings(raw, "not_senders") or (), limit=limit,
+        types=string_list(raw, "types"), not_types=string_list(raw, "not_types") or (),
+        senders=string_list(raw, "senders"), not_senders=string_list(raw, "not_senders") or (), limit=limit,
     )
 
 
@@ -102,8 +93,8 @@ def parse_sync_filter(raw: Any) -> SyncFilter:
     if event_format not in ("client", "federation"):
         raise MatrixError(400, "M_BAD_JSON", "filter 'event_format' must be client or federation")
     return SyncFilter(
-        rooms=_strings(room, "rooms"),
-        not_rooms=_strings(room, "not_rooms") or (),
+        rooms=string_list(room, "rooms"),
+        not_rooms=string_list(room, "not_rooms") or (),
         include_leave=include_leave,
         timeline=parse_room_event_filter(_object(room, "timeline")),
         state=parse_room_event_filter(_object(room, "state")),
@@ -111,7 +102,7 @@ def parse_sync_filter(raw: Any) -> SyncFilter:
         room_account_data=_event_filter(_object(room, "account_data")),
         presence=_event_filter(_object(raw, "presence")),
         account_data=_event_filter(_object(raw, "account_data")),
-        event_fields=_strings(raw, "event_fields"),
+        event_fields=string_list(raw, "event_fields"),
         raw=raw,
     )
 
