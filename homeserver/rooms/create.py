@@ -52,14 +52,14 @@ async def create_room(hs: HomeServer, creator: str, request: RoomRequest) -> str
         check_size(draft)
     async with hs.streams.writing() as writer, hs.db.transaction() as conn:
         room_id = None if room_version.room_id_is_create_event_id else f"!{secrets.token_urlsafe(18)}:{hs.server_name}"
-        sent = [await persist_local(hs, conn, writer, room_version, room_id, creator, drafts[0])]
+        sent = [await persist_local(hs, conn, writer, room_version, room_id, creator, drafts[0], [])]
         room_id = sent[0].room_id
         if alias is not None:
             await aliases.create_alias(conn, alias, room_id, creator)
         if request.visibility == "public":
             await room_store.set_public(conn, room_id, True)
         for draft in drafts[1:]:
-            sent.append(await persist_local(hs, conn, writer, room_version, room_id, creator, draft))
+            sent.append(await persist_local(hs, conn, writer, room_version, room_id, creator, draft, [sent[-1].extremity]))
     await hs.notifier.on_events(sent)
     return room_id
 

@@ -61,38 +61,51 @@ class Sent:
     room_id: str
     stream_ordering: int
     pdu: dict[str, Any] = field(repr=False)
+    # The state of the room after this event.
+    state_group: int = 0
+
+    @property
+    def extremity(self) -> tuple[str, int, int]:
+        return (self.event_id, self.pdu["depth"], self.state_group)
+
+
+# How often a send is rebuilt when another process moved the room on under it.
+MAX_ATTEMPTS = 5
 
 
 async def send_event(hs: HomeServer, room_id: str, sender: str, draft: Draft, txn: Txn | None = None) -> Sent:
     check_size(draft)
-    async with hs.room_locks.hold(room_id), hs.streams.writing() as writer:
-        async with hs.db.transaction() as conn:
-            version = await conn.fetchval(
-                "SELECT room_version FROM rooms, pg_advisory_xact_lock(hashtext($1)) WHERE room_id = $1", room_id
-            )
-            if version is None:
-                raise MatrixError(404, "M_NOT_FOUND", "Unknown room")
-            if txn is not None:
-                existing = await _txn_event(conn, sender, txn)  # a retry, maybe after a restart
-                if existing is not None:
-                    return existing
-            sent = await persist_local(hs, conn, writer, get_room_version(version), room_id, sender, draft)
-            if txn is not None:
-                await event_store.insert_txn_event(
-                    conn, sender, txn.device_id, txn.txn_id, sent.event_id, hs.clock.now_ms()
-                )
+    for attempt in range(MAX_ATTEMPTS):
+        try:
+            sent = await _send_once(hs, room_id, sender, draft, txn)
+            break
+        except event_store.RoomChanged:
+            if attempt == MAX_ATTEMPTS - 1:
+                raise MatrixError(503, "M_UNKNOWN", "The room is too busy; try again") from None
     await hs.notifier.on_events([sent])
     await presence.on_user_activity(hs, sender)  # sending keeps a user online (spec: Presence)
     return sent
 
 
-async def _txn_event(conn: Any, sender: str, txn: Txn) -> Sent | None:
-    event_id = await event_store.get_txn_event(conn, sender, txn.device_id, txn.txn_id)
-    if event_id is None:
-        return None
-    event = await event_store.get_event(conn, event_id)
-    assert event is not None
-    return Sent(event.event_id, event.room_id, event.stream_ordering, event.pdu)
+async def _send_once(hs: HomeServer, room_id: str, sender: str, draft: Draft, txn: Txn | None) -> Sent:
+    """One attempt. In-process sends to a room queue on its lock; another process that
+    extends the room meanwhile makes the write fail with RoomChanged (an optimistic check
+    on the forward extremity), and the event is built again on top of the new one."""
+    async with hs.room_locks.hold(room_id), hs.streams.writing() as writer, hs.db.transaction() as conn:
+        context = await event_store.send_context(
+            conn, room_id, sender, txn.device_id if txn else None, txn.txn_id if txn else None
+        )
+        if context is None:
+            raise MatrixError(404, "M_NOT_FOUND", "Unknown room")
+        if context.txn_event_id is not None:  # a retried request, maybe after a restart
+            event = await event_store.get_event(conn, context.txn_event_id)
+            assert event is not None
+            return Sent(event.event_id, event.room_id, event.stream_ordering, event.pdu, event.state_group)
+        local_txn = event_store.LocalTxn(sender, txn.device_id, txn.txn_id, hs.clock.now_ms()) if txn else None
+        return await persist_local(
+            hs, conn, writer, get_room_version(context.room_version), room_id, sender, draft,
+            context.extremities, local_txn,
+        )
 
 
 def check_size(draft: Draft) -> None:
@@ -103,14 +116,14 @@ def check_size(draft: Draft) -> None:
 
 async def persist_local(
     hs: HomeServer, conn: asyncpg.Connection, writer: Writer, room_version: RoomVersion, room_id: str | None,
-    sender: str, draft: Draft,
+    sender: str, draft: Draft, extremities: list[tuple[str, int, int]], txn: event_store.LocalTxn | None = None,
 ) -> Sent:
-    """Build, authorise and persist one event at the room's forward extremity.
+    """Build, authorise and persist one event on top of ``extremities`` ((event_id,
+    depth, state_group) each; none for a create event).
 
     ``room_id`` is None only for the create event of a v12 room; the caller holds the
     room's lock and owns the transaction.
     """
-    extremities = await event_store.get_forward_extremities(conn, room_id) if room_id else []
     if len(extremities) > 1:
         # TODO(federation): resolve the extremities' states (events.state_res) into one group.
         raise MatrixError(500, "M_UNKNOWN", "Room has diverged; state resolution is not wired yet")
@@ -145,7 +158,7 @@ async def persist_local(
         await room_store.insert_room(conn, room_id, room_version.identifier, sender, hs.clock.now_ms())
     if draft.type == REDACTION:
         await _apply_redaction(conn, room_version, pdu, event_id, auth_state)
-    sent = await _store(hs, conn, writer, room_id, event_id, pdu, state_group)
+    sent = await _store(hs, conn, writer, room_id, event_id, pdu, state_group, txn)
     await push_evaluate.on_event(hs, conn, room_version, sent, auth_state)
     return sent
 
@@ -196,7 +209,7 @@ async def _apply_redaction(
 
 async def _store(
     hs: HomeServer, conn: asyncpg.Connection, writer: Writer, room_id: str, event_id: str, pdu: dict[str, Any],
-    state_group: int | None,
+    state_group: int | None, txn: event_store.LocalTxn | None,
 ) -> Sent:
     state_key = pdu.get("state_key")
     key = (pdu["type"], state_key) if state_key is not None else None
@@ -210,10 +223,9 @@ async def _store(
         event_id=event_id, room_id=room_id, pdu=pdu, json=orjson.dumps(pdu).decode(), state_group=state_group,
         relates_to=rel_target if isinstance(rel_target, str) else None,
         rel_type=rel_type if isinstance(rel_type, str) else None,
-    ))
+    ), txn)
     writer.record([stream_ordering])
     hs.event_cache.put(event_id, pdu)
-    await event_store.set_forward_extremities(conn, room_id, pdu["prev_events"], event_id)
     await search_store.index_event(conn, event_id, room_id, pdu)
     if key is not None:
         await state_store.set_current_state(conn, room_id, {key: event_id})
@@ -221,4 +233,4 @@ async def _store(
             await room_store.set_membership(
                 conn, room_id, state_key, pdu["content"]["membership"], event_id, pdu["sender"], stream_ordering
             )
-    return Sent(event_id, room_id, stream_ordering, pdu)
+    return Sent(event_id, room_id, stream_ordering, pdu, state_group)

@@ -58,11 +58,57 @@ class NewEvent:
     soft_failed: bool = False
 
 
-async def insert_event(conn: Conn, event: NewEvent) -> int:
-    """Persist an event with its edges in one statement; return the stream position it
-    drew from stream_seq."""
+class RoomChanged(Exception):
+    """The room's forward extremities moved since they were read: another writer got
+    there first. The caller rolls back and builds the event again."""
+
+
+@dataclass(frozen=True, slots=True)
+class SendContext:
+    room_version: str
+    # The event a retried client transaction already produced, if any.
+    txn_event_id: str | None
+    # (event_id, depth, state_group) of each forward extremity.
+    extremities: list[tuple[str, int, int]]
+
+
+async def send_context(
+    conn: Conn, room_id: str, user_id: str, device_id: str | None, txn_id: str | None
+) -> SendContext | None:
+    """Everything a local send reads before building its event, in one query; None for
+    an unknown room."""
+    row = await conn.fetchrow(
+        "SELECT r.room_version,"
+        " (SELECT event_id FROM event_txn_ids WHERE user_id = $2 AND device_id = $3 AND txn_id = $4) AS txn_event,"
+        " (SELECT array_agg(e.event_id || ' ' || e.depth || ' ' || e.state_group) FROM forward_extremities f"
+        "  JOIN events e USING (event_id) WHERE f.room_id = $1) AS extremities"
+        " FROM rooms r WHERE r.room_id = $1",
+        room_id, user_id, device_id, txn_id,
+    )
+    if row is None:
+        return None
+    extremities = []
+    for item in row["extremities"] or ():
+        event_id, depth, state_group = item.split(" ")
+        extremities.append((event_id, int(depth), int(state_group)))
+    return SendContext(row["room_version"], row["txn_event"], extremities)
+
+
+@dataclass(frozen=True, slots=True)
+class LocalTxn:
+    user_id: str
+    device_id: str
+    txn_id: str
+    now_ms: int
+
+
+async def insert_event(conn: Conn, event: NewEvent, txn: LocalTxn | None = None) -> int:
+    """Persist an event in one statement: the row, its edges, the room's forward extremity
+    (which must still be its ``prev_events``, else ``RoomChanged``) and the client
+    transaction ID. Return the stream position it drew from stream_seq."""
     pdu = event.pdu
-    return await conn.fetchval(
+    prev_events = list(pdu.get("prev_events", ()))
+    row = await conn.fetchrow(
         "WITH e AS ("
         "  INSERT INTO events (event_id, room_id, stream_ordering, depth, type, state_key, sender,"
         "  origin_server_ts, json, state_group, relates_to, rel_type, rejected_reason, soft_failed)"
@@ -71,12 +117,21 @@ async def insert_event(conn: Conn, event: NewEvent) -> int:
         " p AS (INSERT INTO event_edges (event_id, prev_event_id)"
         "  SELECT $1, unnest($14::text[]) ON CONFLICT DO NOTHING),"
         " a AS (INSERT INTO event_auth (event_id, auth_event_id)"
-        "  SELECT $1, unnest($15::text[]) ON CONFLICT DO NOTHING)"
-        " SELECT stream_ordering FROM e",
+        "  SELECT $1, unnest($15::text[]) ON CONFLICT DO NOTHING),"
+        " d AS (DELETE FROM forward_extremities WHERE room_id = $2 AND event_id = ANY($14::text[]) RETURNING 1),"
+        " f AS (INSERT INTO forward_extremities (room_id, event_id) VALUES ($2, $1)),"
+        " t AS (INSERT INTO event_txn_ids (user_id, device_id, txn_id, event_id, created_ts)"
+        "  SELECT $16, $17, $18, $1, $19 WHERE $18::text IS NOT NULL)"
+        " SELECT (SELECT stream_ordering FROM e) AS stream_ordering, (SELECT count(*) FROM d) AS replaced",
         event.event_id, event.room_id, pdu["depth"], pdu["type"], pdu.get("state_key"), pdu["sender"],
         pdu["origin_server_ts"], event.json, event.state_group, event.relates_to, event.rel_type,
-        event.rejected_reason, event.soft_failed, list(pdu.get("prev_events", ())), list(pdu.get("auth_events", ())),
+        event.rejected_reason, event.soft_failed, prev_events, list(pdu.get("auth_events", ())),
+        txn.user_id if txn else None, txn.device_id if txn else None, txn.txn_id if txn else None,
+        txn.now_ms if txn else None,
     )
+    if row["replaced"] != len(prev_events):
+        raise RoomChanged(event.room_id)
+    return row["stream_ordering"]
 
 
 async def get_event(conn: Conn, event_id: str) -> StoredEvent | None:
@@ -89,41 +144,9 @@ async def get_events(conn: Conn, event_ids: Iterable[str]) -> dict[str, StoredEv
     return {r["event_id"]: _event(r) for r in rows}
 
 
-async def get_forward_extremities(conn: Conn, room_id: str) -> list[tuple[str, int, int]]:
-    """(event_id, depth, state_group) of each forward extremity."""
-    rows = await conn.fetch(
-        "SELECT e.event_id, e.depth, e.state_group FROM forward_extremities f"
-        " JOIN events e USING (event_id) WHERE f.room_id = $1",
-        room_id,
-    )
-    return [(r["event_id"], r["depth"], r["state_group"]) for r in rows]
-
-
-async def set_forward_extremities(conn: Conn, room_id: str, remove: Sequence[str], add: str) -> None:
-    await conn.execute(
-        "WITH d AS (DELETE FROM forward_extremities WHERE room_id = $1 AND event_id = ANY($2::text[]))"
-        " INSERT INTO forward_extremities (room_id, event_id) VALUES ($1, $3)",
-        room_id, list(remove), add,
-    )
-
-
 async def mark_redacted(conn: Conn, event_id: str, redaction_id: str) -> None:
     await conn.execute(
         "UPDATE events SET redacted_by = $2 WHERE event_id = $1 AND redacted_by IS NULL", event_id, redaction_id
-    )
-
-
-async def get_txn_event(conn: Conn, user_id: str, device_id: str, txn_id: str) -> str | None:
-    return await conn.fetchval(
-        "SELECT event_id FROM event_txn_ids WHERE user_id = $1 AND device_id = $2 AND txn_id = $3",
-        user_id, device_id, txn_id,
-    )
-
-
-async def insert_txn_event(conn: Conn, user_id: str, device_id: str, txn_id: str, event_id: str, now_ms: int) -> None:
-    await conn.execute(
-        "INSERT INTO event_txn_ids (user_id, device_id, txn_id, event_id, created_ts) VALUES ($1, $2, $3, $4, $5)",
-        user_id, device_id, txn_id, event_id, now_ms,
     )
 
 

@@ -55,3 +55,26 @@ async def test_concurrent_senders_keep_the_graph_linear(server: TestServer) -> N
     for i in range(SENDERS):
         mine = [b for b in bodies if b.startswith(f"{i}:")]
         assert mine == [f"{i}:{n}" for n in range(PER_SENDER)]
+
+
+async def test_two_server_processes_on_one_database_never_fork_a_room(start_server) -> None:  # type: ignore[no-untyped-def]
+    first, second = await start_server(), await start_server()
+    alice = await first.register("alice")
+    room_id = await create_room(alice, preset="public_chat")
+    bob_login = await second.register("bob")
+    assert (await bob_login.post(f"join/{room_id}")).status == 200
+
+    async def burst(user, tag: str) -> None:  # type: ignore[no-untyped-def]
+        for n in range(15):
+            resp = await user.put(f"rooms/{room_id}/send/m.room.message/{tag}{n}", {"msgtype": "m.text", "body": tag})
+            assert resp.status == 200, resp
+
+    await asyncio.gather(burst(alice, "a"), burst(bob_login, "b"))
+    pool = first.hs.db.pool
+    assert await pool.fetchval("SELECT count(*) FROM forward_extremities WHERE room_id = $1", room_id) == 1
+    rows = await pool.fetch("SELECT event_id, json::jsonb -> 'prev_events' AS prev FROM events"
+                            " WHERE room_id = $1 ORDER BY depth", room_id)
+    for before, after in zip(rows, rows[1:]):
+        assert after["prev"] == [before["event_id"]]
+    assert await pool.fetchval("SELECT count(*) FROM events WHERE room_id = $1 AND type = 'm.room.message'",
+                               room_id) == 30
