@@ -219,7 +219,7 @@ async def test_send_hook_cost(server: TestServer) -> None:
     from homeserver.events.room_versions import get_room_version
     from homeserver.push import evaluate
     from homeserver.rooms.send import Draft, persist_local
-    from homeserver.storage.rooms import get_room_version as stored_room_version
+    from homeserver.storage.events import send_context
 
     alice, bob, room_id = await dm(server)
     hs = server.hs
@@ -239,10 +239,13 @@ async def test_send_hook_cost(server: TestServer) -> None:
 
     async def send(i: int) -> float:
         async with hs.room_locks.hold(room_id), hs.streams.writing() as writer, hs.db.transaction() as conn:
-            version = get_room_version(await stored_room_version(conn, room_id))
+            context = await send_context(conn, room_id, alice.user_id, None, None)
+            assert context is not None
+            version = get_room_version(context.room_version)
             started = time.perf_counter()
             await persist_local(hs, conn, writer, version, room_id, alice.user_id,
-                                Draft("m.room.message", {"msgtype": "m.text", "body": f"m{i}"}))
+                                Draft("m.room.message", {"msgtype": "m.text", "body": f"m{i}"}),
+                                context.extremities)
             return time.perf_counter() - started
 
     with_hook: list[float] = []
