@@ -9,6 +9,8 @@ every local send.
 
 from __future__ import annotations
 
+import asyncio
+import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,7 +72,7 @@ class Sent:
 
 
 # How often a send is rebuilt when another process moved the room on under it.
-MAX_ATTEMPTS = 5
+MAX_ATTEMPTS = 10
 
 
 async def send_event(hs: HomeServer, room_id: str, sender: str, draft: Draft, txn: Txn | None = None) -> Sent:
@@ -82,6 +84,8 @@ async def send_event(hs: HomeServer, room_id: str, sender: str, draft: Draft, tx
         except event_store.RoomChanged:
             if attempt == MAX_ATTEMPTS - 1:
                 raise MatrixError(503, "M_UNKNOWN", "The room is too busy; try again") from None
+            # Jittered backoff, so two processes racing on one room stop colliding.
+            await asyncio.sleep(random.uniform(0, 0.002 * 2**attempt))
     await hs.notifier.on_events([sent])
     await presence.on_user_activity(hs, sender)  # sending keeps a user online (spec: Presence)
     return sent

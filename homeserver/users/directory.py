@@ -9,7 +9,8 @@ letters and digits; CJK writing puts no spaces between words, so every CJK chara
 starts a word, and ``小明`` finds 李小明 as readily as ``李`` does.
 
 Matches rank exact (user ID, whole localpart or display name) > every query word starting
-a word > every query word anywhere; then by shared rooms, then by name and user ID.
+a word > every query word anywhere (which takes a word of MIN_SUBSTRING characters); then
+by shared rooms, then by name and user ID.
 
 The hooks (``on_*``) run inside the caller's transaction, so the directory never
 disagrees with the account, profile or setting it copies.
@@ -124,7 +125,7 @@ def make_entry(user_id: str, localpart: str, displayname: str | None, avatar_url
     )
 
 
-def make_query(hs: HomeServer, searcher: str, term: str, limit: int) -> Query | None:
+def make_query(searcher: str, term: str, limit: int, search_all_users: bool) -> Query | None:
     """The search for ``term`` returning up to ``limit`` rows; None when it has no words."""
     term_words = words(term)
     if not term_words:
@@ -137,7 +138,7 @@ def make_query(hs: HomeServer, searcher: str, term: str, limit: int) -> Query | 
         words=unique,
         prefixes=tuple(dict.fromkeys(word[:MAX_PREFIX] for word in unique)),
         substring_word=_substring_word(unique),
-        search_all_users=hs.config.user_directory.search_all_users,
+        search_all_users=search_all_users,
         limit=limit,
     )
 
@@ -156,7 +157,7 @@ async def search(
     limit = min(limit, hs.config.user_directory.max_limit)
     # One more than asked for tells whether the list was cut short.
     found = await _remote_user(hs, term.strip(), profiles)
-    query = make_query(hs, searcher, term, limit + 1 - len(found))
+    query = make_query(searcher, term, limit + 1 - len(found), hs.config.user_directory.search_all_users)
     if query is not None:
         found += await store.search(hs.db.pool, query)
     return SearchResult(tuple(found[:limit]), limited=len(found) > limit)

@@ -215,9 +215,28 @@ async def test_search_all_users_false_finds_only_room_mates(start_server: StartS
     server = await start_server({"user_directory": {"search_all_users": False}})
     gina = await seed(server, "gina", "Gina")
     await seed(server, "gideon", "Gideon")
+    gilda = await seed(server, "gilda", "Gilda")
     # No shared rooms: only the searcher themself is visible.
     assert await found(gina, "gi") == ["gina"]
     assert await found(gina, "gideon") == []
+    room = await gina.post("createRoom", {"preset": "private_chat", "invite": [gilda.user_id]})
+    assert (await gilda.post(f"join/{room.body['room_id']}")).status == 200
+    assert await found(gina, "gi") == ["gilda", "gina"], "a room-mate can be found"
+    public = await gilda.post("createRoom", {"preset": "public_chat", "visibility": "public"})
+    assert public.status == 200
+    assert await found(await seed(server, "gus", "Gus"), "gil") == ["gilda"], "so can anyone in a public room"
+
+
+async def test_room_mates_rank_first_within_a_rank(server: TestServer) -> None:
+    me = await seed(server, "me", "Me")
+    for i in range(12):
+        await seed(server, f"sam{i:02d}", f"Sam {i:02d}")
+    mate = await seed(server, "samzz", "Sam ZZ")  # last by name
+    room = await me.post("createRoom", {"preset": "private_chat", "invite": [mate.user_id]})
+    await mate.post(f"join/{room.body['room_id']}")
+    results = await found(me, "sam", limit=5)
+    assert results[0] == "samzz", "a room-mate comes first, even from the end of the name order"
+    assert results[1:] == ["sam00", "sam01", "sam02", "sam03"]
 
 
 async def test_full_user_id(server: TestServer, searcher: User) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import replace
 
 import asyncpg
 import pytest
@@ -11,7 +10,7 @@ import pytest
 from homeserver.storage import directory as store
 from homeserver.storage import users as user_store
 from homeserver.storage.directory import Query
-from homeserver.users.directory import MAX_PREFIX, fold, make_entry, word_prefixes, words
+from homeserver.users.directory import MAX_PREFIX, fold, make_entry, make_query, word_prefixes, words
 
 
 @pytest.mark.parametrize(("text", "folded"), [
@@ -66,14 +65,10 @@ async def add(conn: asyncpg.Connection, localpart: str, displayname: str | None 
     return user_id
 
 
-def query(*terms: str, searcher: str = "@searcher:x", limit: int = 10, search_all_users: bool = True) -> Query:
-    folded = tuple(w for t in terms for w in words(t))
-    return Query(
-        searcher=searcher, user_id=" ".join(terms), key=" ".join(folded), words=folded,
-        prefixes=tuple(w[:MAX_PREFIX] for w in folded),
-        substring_word=max((w for w in folded if len(w) >= 3), key=len, default=None),
-        search_all_users=search_all_users, limit=limit,
-    )
+def query(term: str, searcher: str = "@searcher:x", limit: int = 10, search_all_users: bool = True) -> Query:
+    built = make_query(searcher, term, limit, search_all_users)
+    assert built is not None
+    return built
 
 
 async def found(conn: asyncpg.Connection, q: Query) -> list[str]:

@@ -15,9 +15,7 @@ CREATE TABLE user_directory (
     -- Every folded word of both, space-separated: substring matches (trigram index).
     words TEXT NOT NULL,
     -- Order within a rank: the display name's key, else the localpart's.
-    sort_name TEXT COLLATE "C" NOT NULL,
-    -- The rows this entry has in user_directory_prefixes, so they can be found to replace.
-    prefixes TEXT[] NOT NULL
+    sort_name TEXT COLLATE "C" NOT NULL
 );
 CREATE INDEX user_directory_localpart_key ON user_directory (localpart_key);
 CREATE INDEX user_directory_displayname_key ON user_directory (displayname_key);
@@ -30,6 +28,8 @@ CREATE INDEX user_directory_words ON user_directory USING gin (words gin_trgm_op
 CREATE TABLE user_directory_prefixes (
     prefix TEXT COLLATE "C" NOT NULL,
     sort_name TEXT COLLATE "C" NOT NULL,
-    user_id TEXT NOT NULL,
+    user_id TEXT NOT NULL REFERENCES user_directory (user_id) ON DELETE CASCADE,
     PRIMARY KEY (prefix, sort_name, user_id)
 );
+-- For replacing and deleting an entry's rows only; searches never read it.
+CREATE INDEX user_directory_prefixes_user ON user_directory_prefixes (user_id);
