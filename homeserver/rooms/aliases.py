@@ -191,3 +191,21 @@ async def can_edit_directory(conn: Any, user_id: str, room_id: str) -> bool:
     auth_state = {key: found[event_id].pdu for key, event_id in ids.items() if event_id in found}
     needed = required_power_level(room_version, CANONICAL_ALIAS, True, auth_state)
     return user_power_level(room_version, user_id, auth_state) >= needed
+
+
+async def check_canonical_alias(hs: HomeServer, room_id: str, content: dict[str, Any]) -> None:
+    """Refuse an m.room.canonical_alias whose aliases are malformed (M_INVALID_PARAM) or,
+    for this server's aliases, do not point to the room (M_BAD_ALIAS); room_state.yaml."""
+    alias = content.get("alias")
+    alt_aliases = content.get("alt_aliases", [])
+    if alias is not None and not isinstance(alias, str):
+        raise MatrixError(400, "M_INVALID_PARAM", "'alias' must be a room alias")
+    if not isinstance(alt_aliases, list) or not all(isinstance(a, str) for a in alt_aliases):
+        raise MatrixError(400, "M_INVALID_PARAM", "'alt_aliases' must be a list of room aliases")
+    for candidate in ([alias] if alias else []) + alt_aliases:
+        _, server = parse_alias(candidate)
+        if server != hs.server_name:
+            continue  # another server's alias: it answers for it (federation)
+        found = await room_store.get_alias(hs.db.pool, candidate)
+        if found is None or found[0] != room_id:
+            raise MatrixError(400, "M_BAD_ALIAS", f"The alias {candidate} does not point to this room")

@@ -518,3 +518,19 @@ async def test_message_in_room_found_by_alias(server: TestServer) -> None:
     await send_text(bob, room_id, "hello town")
     page = await alice.get(f"rooms/{room_id}/messages", params={"limit": "5"})
     assert "hello town" in [e["content"].get("body") for e in page.body["chunk"]]
+
+
+async def test_canonical_alias_must_point_to_the_room(server: TestServer) -> None:
+    owner = await server.register("aliasowner")
+    first = (await owner.post("createRoom", {"room_alias_name": "first"})).body["room_id"]
+    second = (await owner.post("createRoom", {"room_alias_name": "second"})).body["room_id"]
+    path = f"rooms/{second}/state/m.room.canonical_alias"
+    resp = await owner.put(path, {"alias": "#first:test.local"})
+    assert (resp.status, resp.errcode) == (400, "M_BAD_ALIAS")
+    resp = await owner.put(path, {"alias": "#second:test.local", "alt_aliases": ["#nowhere:test.local"]})
+    assert (resp.status, resp.errcode) == (400, "M_BAD_ALIAS")
+    resp = await owner.put(path, {"alias": "not an alias"})
+    assert (resp.status, resp.errcode) == (400, "M_INVALID_PARAM")
+    resp = await owner.put(path, {"alias": "#second:test.local", "alt_aliases": ["#elsewhere:other.example"]})
+    assert resp.status == 200
+    assert first

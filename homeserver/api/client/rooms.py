@@ -15,7 +15,7 @@ from homeserver.api.params import (
 )
 from homeserver.api.responses import json_response
 from homeserver.errors import MatrixError
-from homeserver.rooms import read
+from homeserver.rooms import aliases, read
 from homeserver.rooms.create import RoomRequest, create_room
 from homeserver.rooms.filters import parse_room_event_filter
 from homeserver.rooms.send import Draft, Txn, send_event
@@ -94,6 +94,8 @@ async def put_state(request: web.Request) -> web.Response:
     room_id = room_id_param(request)
     content = await json_body(request)
     draft = Draft(request.match_info["eventType"], content, _state_key(request))
+    if draft.type == "m.room.canonical_alias":
+        await aliases.check_canonical_alias(get_hs(request), room_id, content)
     sent = await send_event(get_hs(request), room_id, requester.user_id, draft)
     return json_response({"event_id": sent.event_id})
 
