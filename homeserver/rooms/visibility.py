@@ -97,5 +97,10 @@ async def check_room_readable(conn: Any, user_id: str, room_id: str) -> room_sto
 
 async def ignored_users(conn: Any, user_id: str) -> frozenset[str]:
     content = await account_data_store.get_account_data(conn, user_id, account_data_store.GLOBAL, "m.ignored_user_list")
+    return ignored_from(content)
+
+
+def ignored_from(content: Any) -> frozenset[str]:
+    """The users an ``m.ignored_user_list`` content names."""
     ignored = content.get("ignored_users") if isinstance(content, dict) else None
     return frozenset(ignored) if isinstance(ignored, dict) else frozenset()

@@ -12,9 +12,9 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from homeserver.push.rulesets import push_rules_changed, push_rules_content
+from homeserver.push.rulesets import push_rules_content
 from homeserver.rooms.typing import typing_event
-from homeserver.rooms.visibility import ignored_users
+from homeserver.rooms.visibility import ignored_from, ignored_users
 from homeserver.server import HomeServer
 from homeserver.storage import account_data as account_data_store
 from homeserver.storage import rooms as room_store
@@ -64,16 +64,28 @@ async def _compute(hs: HomeServer, request: SyncRequest, upto: int) -> tuple[dic
     position = None if since is None or request.full_state else since.position
     async with hs.db.pool.acquire() as conn:
         memberships = {m.room_id: m for m in await room_store.rooms_for_user(conn, request.user_id)}
-        ctx = sections.RoomContext(conn, request.user_id, request.device_id, request.filter, upto,
-                                   ignored=await ignored_users(conn, request.user_id), memberships=memberships)
         joined = list(memberships)
-        changes = await sync_store.membership_changes(conn, request.user_id, position, upto) if position is not None else []
-        rooms = await _room_sections(hs, ctx, joined, changes, position)
-        account_data = await _account_data(ctx, position, rooms["join"])
-        to_device, to_device_position = await _to_device(ctx, since)
-        presence_events = await _presence(hs, ctx, position) if request.filter.presence.types != () else []
+        probe = None
+        if position is not None:
+            probe = await sync_store.changes_since(
+                conn, request.user_id, request.device_id, joined, position, upto, since.to_device if since else 0
+            )
+            ignored = ignored_from(probe.ignored_user_list)
+        else:
+            ignored = await ignored_users(conn, request.user_id)
+        ctx = sections.RoomContext(conn, request.user_id, request.device_id, request.filter, upto,
+                                   ignored=ignored, memberships=memberships)
+        changes = await sync_store.membership_changes(conn, request.user_id, position, upto) if (
+            probe is not None and probe.memberships) else []
+        rooms = await _room_sections(hs, ctx, joined, changes, position, probe)
+        account_data = await _account_data(ctx, position, rooms["join"], probe)
+        to_device, to_device_position = await _to_device(ctx, since, probe)
+        presence_events = []
+        if request.filter.presence.types != () and (probe is None or probe.presence):
+            presence_events = await _presence(hs, ctx, position)
         typing = hs.typing.typing_serial()
-        await _ephemeral(hs, ctx, rooms["join"], joined, since.typing if since else 0, position)
+        await _ephemeral(hs, ctx, rooms["join"], joined, since.typing if since else 0, position,
+                         receipts=probe is None or probe.receipts)
         await _unread(ctx, rooms["join"])
     next_token = SyncToken(upto, typing, to_device_position)
     body: dict[str, Any] = {
@@ -101,14 +113,14 @@ async def _presence(hs: HomeServer, ctx: sections.RoomContext, position: int | N
 
 async def _ephemeral(
     hs: HomeServer, ctx: sections.RoomContext, joined_sections: dict[str, Any], joined: list[str],
-    since_typing: int, position: int | None,
+    since_typing: int, position: int | None, receipts: bool,
 ) -> None:
     """Typing notices (this process's memory) and read receipts, for rooms where they changed."""
     rooms = ctx.filter.rooms_allowed(joined)
     found: list[tuple[str, dict[str, Any]]] = []
     if ctx.filter.ephemeral.allows("m.typing"):
         found += [(r, typing_event(u)) for r, u in hs.typing.typing_since(rooms, since_typing).items()]
-    if ctx.filter.ephemeral.allows("m.receipt") and rooms:
+    if receipts and ctx.filter.ephemeral.allows("m.receipt") and rooms:
         receipts = await receipts_since(ctx.conn, ctx.user_id, rooms, position or 0, ctx.upto)
         found += [(r, {"type": "m.receipt", "content": c}) for r, c in receipts.items()]
     for room_id, event in found:
@@ -132,7 +144,8 @@ def _empty_joined(room_id: str) -> dict[str, Any]:
 
 
 async def _room_sections(
-    hs: HomeServer, ctx: sections.RoomContext, joined: list[str], changes: list[Any], position: int | None
+    hs: HomeServer, ctx: sections.RoomContext, joined: list[str], changes: list[Any], position: int | None,
+    probe: sync_store.Changes | None,
 ) -> dict[str, dict[str, Any]]:
     f = ctx.filter
     out: dict[str, dict[str, Any]] = {"join": {}, "invite": {}, "leave": {}, "knock": {}}
@@ -140,8 +153,9 @@ async def _room_sections(
     if position is None:
         active = f.rooms_allowed(joined)
     else:
-        with_events = await sync_store.rooms_with_events(ctx.conn, f.rooms_allowed(joined), position, ctx.upto)
-        active = sorted(set(with_events) | (newly_joined & set(f.rooms_allowed(joined))))
+        assert probe is not None
+        allowed = set(f.rooms_allowed(joined))
+        active = sorted((set(probe.rooms_with_events) & allowed) | (newly_joined & allowed))
     for room_id in active:
         out["join"][room_id] = await sections.joined_room(ctx, room_id, None if room_id in newly_joined else position)
     # A summary only where members may have changed (the spec lets unchanged ones go).
@@ -172,12 +186,16 @@ async def _current_non_joins(ctx: sections.RoomContext, include_leave: bool) -> 
              "stream_ordering": m.stream_ordering} for m in found]
 
 
-async def _account_data(ctx: sections.RoomContext, position: int | None, joined_sections: dict[str, Any]) -> list[dict[str, Any]]:
+async def _account_data(
+    ctx: sections.RoomContext, position: int | None, joined_sections: dict[str, Any], probe: sync_store.Changes | None
+) -> list[dict[str, Any]]:
     """Global account data in the response; per-room account data goes into its room."""
-    changed = await account_data_store.account_data_since(ctx.conn, ctx.user_id, position or 0, ctx.upto)
+    changed = []
+    if probe is None or probe.account_data:
+        changed = await account_data_store.account_data_since(ctx.conn, ctx.user_id, position or 0, ctx.upto)
     global_events = []
     if ctx.filter.account_data.allows("m.push_rules") and (
-        position is None or await push_rules_changed(ctx.conn, ctx.user_id, position, ctx.upto)
+        probe is None or position is None or position < probe.push_rules_stream <= ctx.upto
     ):
         global_events.append({"type": "m.push_rules", "content": await push_rules_content(ctx.conn, ctx.user_id)})
     for room_id, data_type, content in changed:
@@ -190,12 +208,16 @@ async def _account_data(ctx: sections.RoomContext, position: int | None, joined_
     return global_events
 
 
-async def _to_device(ctx: sections.RoomContext, since: SyncToken | None) -> tuple[list[dict[str, Any]], int]:
+async def _to_device(
+    ctx: sections.RoomContext, since: SyncToken | None, probe: sync_store.Changes | None
+) -> tuple[list[dict[str, Any]], int]:
     """Deliver this device's messages in order; delete those a previous response carried
     (this request's ``since`` proves the client stored it)."""
     acked = since.to_device if since is not None else 0
-    if acked:
+    if acked and (probe is None or probe.to_device_acknowledged):
         await sync_store.delete_to_device_upto(ctx.conn, ctx.user_id, ctx.device_id, acked)
+    if probe is not None and not probe.to_device:
+        return [], acked
     messages = await sync_store.to_device_since(ctx.conn, ctx.user_id, ctx.device_id, acked, ctx.upto, TO_DEVICE_LIMIT)
     events = [{"sender": m.sender, "type": m.type, "content": m.content} for m in messages]
     return events, messages[-1].stream_id if messages else acked
