@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from homeserver.api.admin.register import registration_mac
+from homeserver.users.shared_secret import registration_mac
 from tests.conftest import StartServer
 
 PATH = "/_synapse/admin/v1/register"
