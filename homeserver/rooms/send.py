@@ -227,10 +227,10 @@ async def _store(
         event_id=event_id, room_id=room_id, pdu=pdu, json=orjson.dumps(pdu).decode(), state_group=state_group,
         relates_to=rel_target if isinstance(rel_target, str) else None,
         rel_type=rel_type if isinstance(rel_type, str) else None,
+        search=search_store.searchable_text(pdu),
     ), txn)
     writer.record([stream_ordering])
     hs.event_cache.put(event_id, pdu)
-    await search_store.index_event(conn, event_id, room_id, pdu)
     if key is not None:
         await state_store.set_current_state(conn, room_id, {key: event_id})
         if pdu["type"] == MEMBER:

@@ -56,6 +56,8 @@ class NewEvent:
     rel_type: str | None = None
     rejected_reason: str | None = None
     soft_failed: bool = False
+    # (key, text) for the full-text index (storage/search.py), for events search covers.
+    search: tuple[str, str] | None = None
 
 
 class RoomChanged(Exception):
@@ -104,8 +106,8 @@ class LocalTxn:
 
 async def insert_event(conn: Conn, event: NewEvent, txn: LocalTxn | None = None) -> int:
     """Persist an event in one statement: the row, its edges, the room's forward extremity
-    (which must still be its ``prev_events``, else ``RoomChanged``) and the client
-    transaction ID. Return the stream position it drew from stream_seq."""
+    (which must still be its ``prev_events``, else ``RoomChanged``), the client
+    transaction ID and its full-text index entry. Return the stream position it drew from stream_seq."""
     pdu = event.pdu
     prev_events = list(pdu.get("prev_events", ()))
     row = await conn.fetchrow(
@@ -121,13 +123,16 @@ async def insert_event(conn: Conn, event: NewEvent, txn: LocalTxn | None = None)
         " d AS (DELETE FROM forward_extremities WHERE room_id = $2 AND event_id = ANY($14::text[]) RETURNING 1),"
         " f AS (INSERT INTO forward_extremities (room_id, event_id) VALUES ($2, $1)),"
         " t AS (INSERT INTO event_txn_ids (user_id, device_id, txn_id, event_id, created_ts)"
-        "  SELECT $16, $17, $18, $1, $19 WHERE $18::text IS NOT NULL)"
+        "  SELECT $16, $17, $18, $1, $19 WHERE $18::text IS NOT NULL),"
+        " s AS (INSERT INTO event_search (event_id, room_id, key, vector)"
+        "  SELECT $1, $2, $20, to_tsvector('simple', $21) WHERE $20::text IS NOT NULL ON CONFLICT DO NOTHING)"
         " SELECT (SELECT stream_ordering FROM e) AS stream_ordering, (SELECT count(*) FROM d) AS replaced",
         event.event_id, event.room_id, pdu["depth"], pdu["type"], pdu.get("state_key"), pdu["sender"],
         pdu["origin_server_ts"], event.json, event.state_group, event.relates_to, event.rel_type,
         event.rejected_reason, event.soft_failed, prev_events, list(pdu.get("auth_events", ())),
         txn.user_id if txn else None, txn.device_id if txn else None, txn.txn_id if txn else None,
         txn.now_ms if txn else None,
+        event.search[0] if event.search else None, event.search[1] if event.search else None,
     )
     if row["replaced"] != len(prev_events):
         raise RoomChanged(event.room_id)

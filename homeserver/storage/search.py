@@ -63,19 +63,6 @@ def _plain_topics(m_topic: Any) -> list[Any]:
     return [b.get("body") for b in blocks if isinstance(b, dict) and b.get("mimetype", "text/plain") == "text/plain"]
 
 
-async def index_event(conn: Conn, event_id: str, room_id: str, pdu: dict[str, Any]) -> None:
-    """Index an event as it is stored; a no-op (no query) for events search does not cover."""
-    found = searchable_text(pdu)
-    if found is None:
-        return
-    key, text = found
-    await conn.execute(
-        "INSERT INTO event_search (event_id, room_id, key, vector) VALUES ($1, $2, $3, to_tsvector('simple', $4))"
-        " ON CONFLICT (event_id) DO NOTHING",
-        event_id, room_id, key, text,
-    )
-
-
 async def query_words(conn: Conn, search_term: str) -> list[str]:
     """The search term's distinct words as the index holds them (parsed and case-folded
     the same way), ordered by where each last appears; a compound token gives its words."""
