@@ -8,7 +8,6 @@ database; each test gets a fresh database copied from it, so tests never share r
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import os
 import shutil
 import tempfile
@@ -137,5 +136,3 @@ async def server(start_server: StartServer) -> TestServer:
     """A homeserver with the test defaults, serving real HTTP on loopback."""
     return await start_server()
 
-
-__all__ = ["make_config", "dataclasses"]

@@ -79,6 +79,8 @@ async def leave(hs: HomeServer, user_id: str, room_id: str, reason: str | None =
     await send_event(hs, room_id, user_id, Draft("m.room.member", await member_content(hs, user_id, "leave", reason=reason), user_id))
 
 
+# join and knock: (hs, user_id, room_id_or_alias, reason) -> room_id
+Entry = Callable[[HomeServer, str, str, "str | None"], Awaitable[str]]
 # kick, ban and unban: (hs, sender, room_id, target, reason)
 Moderation = Callable[[HomeServer, str, str, str, "str | None"], Awaitable[None]]
 

@@ -1,10 +1,11 @@
 """Sending an event: build, authorise against the state before it, persist in one
 transaction, then notify.
 
-Local event creation is serialised per room: an in-process lock keeps waiting senders
-off the connection pool, and a transaction-scoped advisory lock keeps several server
-processes from forking a room. Under both, the room has one forward extremity after
-every local send.
+Local event creation is serialised per room: an in-process lock keeps this process's
+senders in order (and off the connection pool while they wait), and the write checks that
+the forward extremity it built on is still there, so another server process on the same
+database makes a send rebuild rather than fork the room. The room keeps one forward
+extremity after every local send.
 """
 
 from __future__ import annotations
@@ -130,7 +131,7 @@ async def persist_local(
     """
     if len(extremities) > 1:
         # TODO(federation): resolve the extremities' states (events.state_res) into one group.
-        raise MatrixError(500, "M_UNKNOWN", "Room has diverged; state resolution is not wired yet")
+        raise MatrixError(503, "M_UNKNOWN", "Room has diverged; state resolution is not wired yet")
     state_group = extremities[0][2] if extremities else None
     keys = set(builder.auth_types_for_event(room_version, draft.type, draft.state_key, sender, draft.content))
     state_ids = await _state_entries(hs, conn, state_group, frozenset(keys | {CREATE_KEY})) if state_group else {}

@@ -26,8 +26,8 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
 
 async def _keep_session(conn: asyncpg.Connection) -> None:
     """Skip asyncpg's reset query on every release: it costs a round trip per query, and
-    this code keeps no session state (locks are transaction-scoped, no LISTEN on pooled
-    connections)."""
+    this code leaves no session state on a pooled connection (migrate releases its
+    advisory lock itself; nothing LISTENs on pooled connections)."""
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from homeserver.errors import MatrixError, bad_json, forbidden, invalid_param, not_found
+from homeserver.errors import MatrixError, forbidden, invalid_param, not_found
 from homeserver.push.rulesets import push_rules_content
 from homeserver.server import HomeServer
 from homeserver.storage import account_data as store

@@ -99,7 +99,7 @@ async def test_edit_redact_and_bad_input(server: TestServer) -> None:
     assert (resp.status, resp.errcode) == (400, "M_BAD_JSON")
     resp = await alice.put(f"rooms/{room_id}/send/m.room.message/big", {"body": "x" * 70_000})
     assert (resp.status, resp.errcode) == (413, "M_TOO_LARGE")
-    resp = await alice.put(f"rooms/!nope:test.local/send/m.room.message/x", {"body": "hi"})
+    resp = await alice.put("rooms/!nope:test.local/send/m.room.message/x", {"body": "hi"})
     assert (resp.status, resp.errcode) == (404, "M_NOT_FOUND")
     resp = await alice.put(f"rooms/{room_id}/send/m.room.message/x", data=b"[1]",
                            headers={"Content-Type": "application/json"})

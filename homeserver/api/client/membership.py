@@ -14,34 +14,29 @@ from homeserver.rooms import membership
 routes = web.RouteTableDef()
 
 
+async def _enter(request: web.Request, operation: membership.Entry, target: str) -> web.Response:
+    requester = await require_user(request)
+    body = await json_body(request, allow_empty=True)
+    room_id = await operation(get_hs(request), requester.user_id, target, get_str(body, "reason", None))
+    return json_response({"room_id": room_id})
+
+
 @routes.post(client_path("/join/{roomIdOrAlias}"))
 async def post_join(request: web.Request) -> web.Response:
     """POST /_matrix/client/v3/join/{roomIdOrAlias}"""
-    requester = await require_user(request)
-    body = await json_body(request, allow_empty=True)
-    room_id = await membership.join(get_hs(request), requester.user_id, request.match_info["roomIdOrAlias"],
-                                    get_str(body, "reason", None))
-    return json_response({"room_id": room_id})
+    return await _enter(request, membership.join, request.match_info["roomIdOrAlias"])
 
 
 @routes.post(client_path("/rooms/{roomId}/join"))
 async def post_room_join(request: web.Request) -> web.Response:
     """POST /_matrix/client/v3/rooms/{roomId}/join"""
-    requester = await require_user(request)
-    body = await json_body(request, allow_empty=True)
-    room_id = await membership.join(get_hs(request), requester.user_id, room_id_param(request),
-                                    get_str(body, "reason", None))
-    return json_response({"room_id": room_id})
+    return await _enter(request, membership.join, room_id_param(request))
 
 
 @routes.post(client_path("/knock/{roomIdOrAlias}"))
 async def post_knock(request: web.Request) -> web.Response:
     """POST /_matrix/client/v3/knock/{roomIdOrAlias}"""
-    requester = await require_user(request)
-    body = await json_body(request, allow_empty=True)
-    room_id = await membership.knock(get_hs(request), requester.user_id, request.match_info["roomIdOrAlias"],
-                                     get_str(body, "reason", None))
-    return json_response({"room_id": room_id})
+    return await _enter(request, membership.knock, request.match_info["roomIdOrAlias"])
 
 
 @routes.post(client_path("/rooms/{roomId}/invite"))
