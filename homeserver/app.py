@@ -10,9 +10,10 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from homeserver.api import middleware
-from homeserver.api.context import HOMESERVER
-from homeserver.api.client import ROUTES as CLIENT_ROUTES
 from homeserver.api.admin import ROUTES as ADMIN_ROUTES
+from homeserver.api.client import ROUTES as CLIENT_ROUTES
+from homeserver.api.context import HOMESERVER
+from homeserver.api.media import ROUTES as MEDIA_ROUTES
 from homeserver.api.metrics import routes as METRICS_ROUTES
 from homeserver.config import Config, ListenerConfig
 from homeserver.server import HomeServer
@@ -38,7 +39,7 @@ def build_app(hs: HomeServer) -> web.Application:
         hs.typing.stop()
 
     app.cleanup_ctx.append(background_services)
-    for routes in (*CLIENT_ROUTES, *ADMIN_ROUTES, METRICS_ROUTES):
+    for routes in (*CLIENT_ROUTES, *MEDIA_ROUTES, *ADMIN_ROUTES, METRICS_ROUTES):
         app.add_routes(routes)
     return app
 

@@ -9,6 +9,7 @@ what was expected, so a typo never silently falls back to a default.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import re
 import types
 import typing
@@ -123,6 +124,8 @@ class RateLimitsConfig:
     registration: RateLimit = RateLimit(per_second=0.17, burst=5)
     # Per reporting user: POST /rooms/{roomId}/report[/{eventId}] and /users/{userId}/report.
     reports: RateLimit = RateLimit(per_second=0.05, burst=10)
+    # Per user: POST /_matrix/media/v3/upload, POST /_matrix/media/v1/create, URL previews.
+    media_upload: RateLimit = RateLimit(per_second=1.0, burst=20)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +153,38 @@ class PresenceConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class UrlPreviewConfig:
+    # GET /_matrix/client/v1/media/preview_url fetches pages for clients: off by default.
+    enabled: bool = False
+    # CIDR ranges that may be fetched although private, loopback or link-local.
+    allowed_ip_ranges: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MediaConfig:
+    # Directory of the content-addressed files, relative to the data directory.
+    store_path: str = "media"
+    # Largest upload (413 M_TOO_LARGE past it); advertised as m.upload.size.
+    max_upload_bytes: int = 52_428_800
+    # Images with more pixels than this are never decoded (decompression bombs).
+    max_image_pixels: int = 32_000_000
+    # Make the spec's recommended thumbnail sizes once, at upload.
+    pregenerate_thumbnails: bool = True
+    # Make other sizes when asked (and store them); false: the closest stored one.
+    dynamic_thumbnails: bool = True
+    # A media ID from POST /_matrix/media/v1/create expires unused after this long.
+    unused_expires_after_ms: int = 86_400_000
+    # Created, not yet uploaded, not yet expired media IDs one user may hold.
+    max_pending_uploads: int = 10
+    # Longest wait a download of a not-yet-uploaded media ID may ask for (timeout_ms).
+    max_download_wait_ms: int = 60_000
+    # Spec v1.11 "freeze": media uploaded while true is not served by the unauthenticated
+    # /_matrix/media/v3/download and /thumbnail (404); media uploaded before stays there.
+    freeze_unauthenticated_media: bool = True
+    url_preview: UrlPreviewConfig = UrlPreviewConfig()
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     server: ServerConfig = ServerConfig()
     database: DatabaseConfig = DatabaseConfig()
@@ -159,6 +194,7 @@ class Config:
     user_directory: UserDirectoryConfig = UserDirectoryConfig()
     rooms: RoomsConfig = RoomsConfig()
     presence: PresenceConfig = PresenceConfig()
+    media: MediaConfig = MediaConfig()
     # Directory holding the config's relative paths (signing key, embedded database).
     data_dir: str = "."
 
@@ -220,6 +256,18 @@ def _check(config: Config) -> None:
     for name in ("idle_after_ms", "offline_after_ms"):
         if getattr(config.presence, name) < 1000:
             raise ConfigError(f"presence.{name}: expected at least 1000 (one second)")
+    _check_media(config.media)
+
+
+def _check_media(media: MediaConfig) -> None:
+    for name in ("max_upload_bytes", "max_image_pixels", "unused_expires_after_ms"):
+        if getattr(media, name) < 1:
+            raise ConfigError(f"media.{name}: expected a positive integer")
+    for i, cidr in enumerate(media.url_preview.allowed_ip_ranges):
+        try:
+            ipaddress.ip_network(cidr, strict=False)
+        except ValueError:
+            raise ConfigError(f"media.url_preview.allowed_ip_ranges[{i}]: not an IP range: {cidr!r}") from None
 
 
 def _parse_dataclass(cls: type, raw: Any, path: str) -> Any:

@@ -13,6 +13,9 @@ from homeserver.cache import LruCache
 from homeserver.clock import Clock
 from homeserver.config import Config
 from homeserver.keys import ServerKey, load_or_create
+from homeserver.media.remote import NoFederation
+from homeserver.media.repository import MediaRepository
+from homeserver.media.store import FileMediaStore
 from homeserver.metrics import Metrics
 from homeserver.push import PushService
 from homeserver.ratelimit import LoginLockout, RateLimiter
@@ -48,6 +51,8 @@ class HomeServer:
     # in-memory typing notices (typing.stop() cancels their timers).
     presence: PresenceService
     typing: TypingService
+    # Uploads, downloads and thumbnails; files under media.store_path in the data dir.
+    media: MediaRepository
 
     @property
     def server_name(self) -> str:
@@ -59,6 +64,7 @@ class HomeServer:
     @classmethod
     async def start(cls, config: Config, db: Database | None = None, clock: Clock | None = None) -> HomeServer:
         """Open the database (or use ``db``), apply migrations, load the signing key."""
+        media_files = FileMediaStore.open(config.path(config.media.store_path))
         db = db or await Database.open(config)
         try:
             async with db.pool.acquire() as conn:
@@ -86,6 +92,9 @@ class HomeServer:
             state_cache=LruCache(20_000),
             presence=PresenceService(config.presence, db, clock, streams, notifier),
             typing=TypingService(clock, notifier),
+            media=MediaRepository.build(
+                config.media, config.server.server_name, db, clock, media_files, NoFederation(),
+            ),
         )
 
     async def close(self) -> None:

@@ -56,6 +56,9 @@ def test_example_config_parses_and_documents_every_key() -> None:
     ({"rate_limits": {"login": {"per_second": 0}}}, "rate_limits.login.per_second"),
     ({"user_directory": []}, "user_directory: expected a mapping"),
     ({"registration": {"terms": {"policies": {"tos": 5}}}}, "registration.terms.policies.tos"),
+    ({"media": {"max_upload_bytes": 0}}, "media.max_upload_bytes: expected a positive integer"),
+    ({"media": {"freeze_unauthenticated_media": "no"}}, "media.freeze_unauthenticated_media"),
+    ({"media": {"url_preview": {"allowed_ip_ranges": ["10.0.0.0/33"]}}}, "media.url_preview.allowed_ip_ranges[0]"),
 ])
 def test_bad_values_are_refused_naming_the_key(raw: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):

@@ -78,6 +78,8 @@ async def set_field(
     """Change one field of a local profile ('' clears it like None). Owners and admins only."""
     if requester.user_id != user_id and not (requester.is_admin and hs.is_mine(user_id)):
         raise forbidden("You may only change your own profile")
+    if field == "avatar_url" and value:
+        await hs.media.check_exists(value)  # this server's media must exist: 404 M_NOT_FOUND
     async with hs.db.transaction() as conn:
         profile = await user_store.update_profile_field(conn, user_id, field, value or None)
         if profile is None:

@@ -14,6 +14,13 @@ def profile_path(user_id: str, field: str = "") -> str:
     return f"profile/{user_id}" + (f"/{field}" if field else "")
 
 
+async def uploaded(user: User) -> str:
+    """An mxc URI of media this user just uploaded: local avatars must name real media."""
+    resp = await user.post("/_matrix/media/v3/upload", data=b"\x89PNG\r\n\x1a\n", headers={"Content-Type": "image/png"})
+    assert resp.status == 200, resp
+    return resp.body["content_uri"]
+
+
 async def profile_of(reader: User, user_id: str) -> Any:
     resp = await reader.get(profile_path(user_id))
     assert resp.status == 200, resp
@@ -36,13 +43,16 @@ async def test_set_display_name_and_avatar(server: TestServer) -> None:
     bob = await server.register("bob")
     resp = await alice.put(profile_path(alice.user_id, "displayname"), {"displayname": "Alice Liddell 🐇"})
     assert (resp.status, resp.body) == (200, {})
-    resp = await alice.put(profile_path(alice.user_id, "avatar_url"), {"avatar_url": "mxc://test.local/Abc_12-x"})
+    avatar = await uploaded(alice)
+    resp = await alice.put(profile_path(alice.user_id, "avatar_url"), {"avatar_url": avatar})
     assert (resp.status, resp.body) == (200, {})
-    assert await profile_of(bob, alice.user_id) == {
-        "displayname": "Alice Liddell 🐇", "avatar_url": "mxc://test.local/Abc_12-x",
-    }
+    assert await profile_of(bob, alice.user_id) == {"displayname": "Alice Liddell 🐇", "avatar_url": avatar}
     resp = await bob.get(profile_path(alice.user_id, "avatar_url"))
-    assert resp.body == {"avatar_url": "mxc://test.local/Abc_12-x"}
+    assert resp.body == {"avatar_url": avatar}
+    # This server's media must exist.
+    resp = await alice.put(profile_path(alice.user_id, "avatar_url"), {"avatar_url": "mxc://test.local/Abc_12-x"})
+    assert (resp.status, resp.errcode) == (404, "M_NOT_FOUND")
+    assert (await profile_of(bob, alice.user_id))["avatar_url"] == avatar
     # Media from another server, with a port, is a valid avatar too.
     resp = await alice.put(profile_path(alice.user_id, "avatar_url"), {"avatar_url": "mxc://matrix.org:8448/xyz"})
     assert resp.status == 200
@@ -54,7 +64,7 @@ async def test_set_display_name_and_avatar(server: TestServer) -> None:
 ])
 async def test_null_or_empty_clears_a_field(server: TestServer, field: str, value: Any) -> None:
     alice = await server.register("alice")
-    await alice.put(profile_path(alice.user_id, "avatar_url"), {"avatar_url": "mxc://test.local/abc"})
+    await alice.put(profile_path(alice.user_id, "avatar_url"), {"avatar_url": await uploaded(alice)})
     resp = await alice.put(profile_path(alice.user_id, field), {field: value})
     assert resp.status == 200
     assert field not in await profile_of(alice, alice.user_id)
@@ -91,10 +101,11 @@ async def test_bad_display_names_are_refused(server: TestServer, value: Any) -> 
 ])
 async def test_bad_avatar_urls_are_refused(server: TestServer, value: Any) -> None:
     alice = await server.register("alice")
-    await alice.put(profile_path(alice.user_id, "avatar_url"), {"avatar_url": "mxc://test.local/good"})
+    good = await uploaded(alice)
+    await alice.put(profile_path(alice.user_id, "avatar_url"), {"avatar_url": good})
     resp = await alice.put(profile_path(alice.user_id, "avatar_url"), {"avatar_url": value})
     assert (resp.status, resp.errcode) == (400, "M_BAD_JSON")
-    assert (await profile_of(alice, alice.user_id))["avatar_url"] == "mxc://test.local/good"
+    assert (await profile_of(alice, alice.user_id))["avatar_url"] == good
 
 
 @pytest.mark.parametrize("field", ["displayname", "avatar_url"])

@@ -184,11 +184,12 @@ async def test_profile_changes_over_http_are_searchable(server: TestServer, sear
     assert await found(searcher, "eowyn") == ["erin"]
     assert await found(searcher, "shield") == ["erin"]
     assert await found(searcher, "erin") == ["erin"]   # the localpart still matches
-    resp = await erin.put(f"profile/{erin.user_id}/avatar_url", {"avatar_url": "mxc://test.local/erin"})
+    avatar = (await erin.post("/_matrix/media/v3/upload", data=b"GIF89a", headers={"Content-Type": "image/gif"}))
+    resp = await erin.put(f"profile/{erin.user_id}/avatar_url", {"avatar_url": avatar.body["content_uri"]})
     assert resp.status == 200
     result = (await search(searcher, "eowyn")).body["results"]
     assert result == [{"user_id": erin.user_id, "display_name": "Éowyn Shieldmaiden",
-                       "avatar_url": "mxc://test.local/erin"}]
+                       "avatar_url": avatar.body["content_uri"]}]
 
 
 async def test_hidden_users_are_found_only_by_themselves(server: TestServer, searcher: User) -> None:

@@ -1,5 +1,5 @@
 """Admin API routes (Synapse-compatible paths where tools rely on them)."""
 
-from homeserver.api.admin import register
+from homeserver.api.admin import media, register
 
-ROUTES = [register.routes]
+ROUTES = [register.routes, media.routes]

@@ -96,6 +96,8 @@ async def put_state(request: web.Request) -> web.Response:
     draft = Draft(request.match_info["eventType"], content, _state_key(request))
     if draft.type == "m.room.canonical_alias":
         await aliases.check_canonical_alias(get_hs(request), room_id, content)
+    if draft.type == "m.room.avatar" and isinstance(content.get("url"), str):
+        await get_hs(request).media.check_exists(content["url"])  # ours must exist: 404 M_NOT_FOUND
     sent = await send_event(get_hs(request), room_id, requester.user_id, draft)
     return json_response({"event_id": sent.event_id})
 
