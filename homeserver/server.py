@@ -19,6 +19,7 @@ from homeserver.ratelimit import LoginLockout, RateLimiter
 from homeserver.rooms.locks import KeyedLock
 from homeserver.rooms.typing import TypingService
 from homeserver.storage.db import Database
+from homeserver.storage.devices import AccessToken
 from homeserver.storage.migrate import migrate
 from homeserver.sync.notifier import Notifier
 from homeserver.sync.streams import StreamTracker
@@ -43,6 +44,8 @@ class HomeServer:
     # Event JSON as signed, by event ID, and state entries by (state group, keys): both
     # immutable once written, read by every send.
     event_cache: LruCache[str, dict[str, Any]]
+    # Valid access tokens by hash (users.sessions.authenticate; forget_sessions empties it).
+    access_tokens: LruCache[bytes, AccessToken]
     state_cache: LruCache[tuple[int, frozenset[tuple[str, str]]], dict[tuple[str, str], str]]
     # Presence (its timeout sweep runs between presence.start() and stop()) and the
     # in-memory typing notices (typing.stop() cancels their timers).
@@ -83,6 +86,7 @@ class HomeServer:
             streams=streams,
             push=PushService.create(db, streams, clock),
             event_cache=LruCache(50_000),
+            access_tokens=LruCache(100_000),
             state_cache=LruCache(20_000),
             presence=PresenceService(config.presence, db, clock, streams, notifier),
             typing=TypingService(clock, notifier),

@@ -82,7 +82,9 @@ async def send_event(hs: HomeServer, room_id: str, sender: str, draft: Draft, tx
         try:
             sent = await _send_once(hs, room_id, sender, draft, txn)
             break
-        except event_store.RoomChanged:
+        except (event_store.RoomChanged, asyncpg.UniqueViolationError):
+            # Another process extended the room, or stored this very client transaction,
+            # first: the next attempt reads what it wrote.
             if attempt == MAX_ATTEMPTS - 1:
                 raise MatrixError(503, "M_UNKNOWN", "The room is too busy; try again") from None
             # Jittered backoff, so two processes racing on one room stop colliding.
@@ -96,21 +98,69 @@ async def _send_once(hs: HomeServer, room_id: str, sender: str, draft: Draft, tx
     """One attempt. In-process sends to a room queue on its lock; another process that
     extends the room meanwhile makes the write fail with RoomChanged (an optimistic check
     on the forward extremity), and the event is built again on top of the new one."""
-    async with hs.room_locks.hold(room_id), hs.streams.writing() as writer, hs.db.transaction() as conn:
-        context = await event_store.send_context(
-            conn, room_id, sender, txn.device_id if txn else None, txn.txn_id if txn else None
-        )
-        if context is None:
-            raise MatrixError(404, "M_NOT_FOUND", "Unknown room")
-        if context.txn_event_id is not None:  # a retried request, maybe after a restart
-            event = await event_store.get_event(conn, context.txn_event_id)
-            assert event is not None
-            return Sent(event.event_id, event.room_id, event.stream_ordering, event.pdu, event.state_group)
-        local_txn = event_store.LocalTxn(sender, txn.device_id, txn.txn_id, hs.clock.now_ms()) if txn else None
-        return await persist_local(
-            hs, conn, writer, get_room_version(context.room_version), room_id, sender, draft,
-            context.extremities, local_txn,
-        )
+    async with hs.room_locks.hold(room_id), hs.streams.writing() as writer:
+        if draft.state_key is None and draft.type != REDACTION:
+            async with hs.db.pool.acquire() as conn:
+                return await _send_message(hs, conn, writer, room_id, sender, draft, txn)
+        async with hs.db.transaction() as conn:
+            context = await event_store.send_context(conn, room_id, sender, *_txn_key(txn))
+            if context is None:
+                raise MatrixError(404, "M_NOT_FOUND", "Unknown room")
+            if context.txn_event_id is not None:  # a retried request, maybe after a restart
+                return await _sent(conn, context.txn_event_id)
+            return await persist_local(
+                hs, conn, writer, get_room_version(context.room_version), room_id, sender, draft,
+                context.extremities, _local_txn(hs, sender, txn),
+            )
+
+
+async def _send_message(
+    hs: HomeServer, conn: asyncpg.Connection, writer: Writer, room_id: str, sender: str, draft: Draft,
+    txn: Txn | None,
+) -> Sent:
+    """A message (neither state nor a redaction) in two round trips and no transaction:
+    one read of the room, the client transaction and the push recipients; one statement
+    that writes the event with its push actions (all or nothing, see insert_event)."""
+    context = await event_store.send_context(
+        conn, room_id, sender, *_txn_key(txn), recipients=True,
+        member_json=push_evaluate.wants_names({"type": draft.type, "content": draft.content}),
+    )
+    if context is None:
+        raise MatrixError(404, "M_NOT_FOUND", "Unknown room")
+    if context.txn_event_id is not None:
+        return await _sent(conn, context.txn_event_id)
+    if len(context.extremities) != 1:
+        raise _diverged()
+    room_version = get_room_version(context.room_version)
+    event_id, pdu, auth_state = await _build(hs, conn, room_version, room_id, sender, draft, context.extremities)
+    thread_id = await push_evaluate.thread_of(conn, draft.content)
+    outcome = await push_evaluate.evaluate(
+        hs, conn, room_version, event_id, room_id, pdu, auth_state, context.recipients, context.member_count
+    )
+    push = event_store.PushWrite(thread_id, outcome.notifies, hs.clock.now_ms())
+    sent = await _store(hs, conn, writer, room_id, event_id, pdu, context.extremities[0][2],
+                        _local_txn(hs, sender, txn), push)
+    outcome.poke(hs, sent.stream_ordering)
+    return sent
+
+
+def _txn_key(txn: Txn | None) -> tuple[str | None, str | None]:
+    return (txn.device_id, txn.txn_id) if txn else (None, None)
+
+
+def _local_txn(hs: HomeServer, sender: str, txn: Txn | None) -> event_store.LocalTxn | None:
+    return event_store.LocalTxn(sender, txn.device_id, txn.txn_id, hs.clock.now_ms()) if txn else None
+
+
+async def _sent(conn: asyncpg.Connection, event_id: str) -> Sent:
+    event = await event_store.get_event(conn, event_id)
+    assert event is not None
+    return Sent(event.event_id, event.room_id, event.stream_ordering, event.pdu, event.state_group)
+
+
+def _diverged() -> MatrixError:
+    # TODO(federation): resolve the extremities' states (events.state_res) into one group.
+    return MatrixError(503, "M_UNKNOWN", "Room has diverged; state resolution is not wired yet")
 
 
 def check_size(draft: Draft) -> None:
@@ -130,8 +180,25 @@ async def persist_local(
     room's lock and owns the transaction.
     """
     if len(extremities) > 1:
-        # TODO(federation): resolve the extremities' states (events.state_res) into one group.
-        raise MatrixError(503, "M_UNKNOWN", "Room has diverged; state resolution is not wired yet")
+        raise _diverged()
+    event_id, pdu, auth_state = await _build(hs, conn, room_version, room_id, sender, draft, extremities)
+    room_id = pdu.get("room_id") or "!" + event_id[1:]
+    if draft.type == CREATE:
+        await room_store.insert_room(conn, room_id, room_version.identifier, sender, hs.clock.now_ms())
+    if draft.type == REDACTION:
+        await _apply_redaction(conn, room_version, pdu, event_id, auth_state)
+    state_group = extremities[0][2] if extremities else None
+    sent = await _store(hs, conn, writer, room_id, event_id, pdu, state_group, txn)
+    await push_evaluate.on_event(hs, conn, room_version, sent, auth_state)
+    return sent
+
+
+async def _build(
+    hs: HomeServer, conn: asyncpg.Connection, room_version: RoomVersion, room_id: str | None, sender: str,
+    draft: Draft, extremities: list[tuple[str, int, int]],
+) -> tuple[str, dict[str, Any], dict[StateKey, dict[str, Any]]]:
+    """Build, hash and sign the event on top of ``extremities`` and authorise it against
+    the state before it; return its ID, the PDU and that state's auth events."""
     state_group = extremities[0][2] if extremities else None
     keys = set(builder.auth_types_for_event(room_version, draft.type, draft.state_key, sender, draft.content))
     state_ids = await _state_entries(hs, conn, state_group, frozenset(keys | {CREATE_KEY})) if state_group else {}
@@ -158,14 +225,7 @@ async def persist_local(
         raise MatrixError(400, "M_BAD_JSON", str(e)) from None
     except AuthError as e:
         raise MatrixError(403, "M_FORBIDDEN", str(e)) from None
-    room_id = pdu.get("room_id") or "!" + event_id[1:]
-    if draft.type == CREATE:
-        await room_store.insert_room(conn, room_id, room_version.identifier, sender, hs.clock.now_ms())
-    if draft.type == REDACTION:
-        await _apply_redaction(conn, room_version, pdu, event_id, auth_state)
-    sent = await _store(hs, conn, writer, room_id, event_id, pdu, state_group, txn)
-    await push_evaluate.on_event(hs, conn, room_version, sent, auth_state)
-    return sent
+    return event_id, pdu, auth_state
 
 
 async def _state_entries(
@@ -214,7 +274,7 @@ async def _apply_redaction(
 
 async def _store(
     hs: HomeServer, conn: asyncpg.Connection, writer: Writer, room_id: str, event_id: str, pdu: dict[str, Any],
-    state_group: int | None, txn: event_store.LocalTxn | None,
+    state_group: int | None, txn: event_store.LocalTxn | None, push: event_store.PushWrite | None = None,
 ) -> Sent:
     state_key = pdu.get("state_key")
     key = (pdu["type"], state_key) if state_key is not None else None
@@ -229,7 +289,7 @@ async def _store(
         relates_to=rel_target if isinstance(rel_target, str) else None,
         rel_type=rel_type if isinstance(rel_type, str) else None,
         search=search_store.searchable_text(pdu),
-    ), txn)
+    ), txn, push)
     writer.record([stream_ordering])
     hs.event_cache.put(event_id, pdu)
     if key is not None:
