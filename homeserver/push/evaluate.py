@@ -110,7 +110,7 @@ async def evaluate(
     # so they must not notify either; their other state events still do.
     ignorable = "state_key" not in pdu or invitee_of(hs, pdu) is not None
     for recipient in recipients:
-        if recipient.ignores_sender and ignorable:
+        if ignorable and recipient.ignores(sender):
             continue
         ruleset = rulesets[recipient.user_id]
         name = _display_name(recipient.member_json) if names and ruleset.needs_display_name else None

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import asyncpg
@@ -30,6 +30,7 @@ from homeserver.events.room_versions import RoomVersion, get_room_version
 from homeserver.push import evaluate as push_evaluate
 from homeserver.server import HomeServer
 from homeserver.storage import events as event_store
+from homeserver.storage import push as push_store
 from homeserver.storage import rooms as room_store
 from homeserver.storage import search as search_store
 from homeserver.storage import state as state_store
@@ -102,6 +103,7 @@ async def _send_once(hs: HomeServer, room_id: str, sender: str, draft: Draft, tx
         if draft.state_key is None and draft.type != REDACTION:
             async with hs.db.pool.acquire() as conn:
                 return await _send_message(hs, conn, writer, room_id, sender, draft, txn)
+        hs.room_heads.pop(room_id)  # a state event or redaction: the next message re-reads the room
         async with hs.db.transaction() as conn:
             context = await event_store.send_context(conn, room_id, sender, *_txn_key(txn))
             if context is None:
@@ -114,34 +116,79 @@ async def _send_once(hs: HomeServer, room_id: str, sender: str, draft: Draft, tx
             )
 
 
+@dataclass(frozen=True, slots=True)
+class RoomHead:
+    """What sending a message needs of its room, kept between sends in ``hs.room_heads``:
+    the room version, the forward extremity (event_id, depth, state_group), the joined
+    local members (push recipients) and the joined member count.
+
+    Only sends change a room's extremity and they hold the room's lock, so a message send
+    updates the head it built on; any other event (state, redactions) drops it, and so do
+    changes to anyone's push rules, pushers or ignore list (``hs.room_heads.clear()``).
+    TODO(workers): another server process's writes are caught by the optimistic
+    extremity check (RoomChanged drops the head), but its membership changes would need
+    a NOTIFY to reach this cache."""
+
+    room_version: RoomVersion
+    extremity: tuple[str, int, int]
+    members: list[push_store.Recipient]
+    member_count: int
+
+
 async def _send_message(
     hs: HomeServer, conn: asyncpg.Connection, writer: Writer, room_id: str, sender: str, draft: Draft,
     txn: Txn | None,
 ) -> Sent:
-    """A message (neither state nor a redaction) in two round trips and no transaction:
-    one read of the room, the client transaction and the push recipients; one statement
-    that writes the event with its push actions (all or nothing, see insert_event)."""
-    context = await event_store.send_context(
-        conn, room_id, sender, *_txn_key(txn), recipients=True,
-        member_json=push_evaluate.wants_names({"type": draft.type, "content": draft.content}),
+    """A message (neither state nor a redaction): built on the room's cached head, and
+    written in one statement without a transaction (all or nothing, see insert_event),
+    with its push actions. A retried client transaction is caught by the database's
+    unique key on it, and answered with the event it produced."""
+    generation = hs.room_heads.generation
+    head = hs.room_heads.get(room_id) or await _load_head(hs, conn, room_id, sender, txn)
+    if isinstance(head, Sent):
+        return head
+    event_id, pdu, auth_state = await _build(hs, conn, head.room_version, room_id, sender, draft, [head.extremity])
+    thread_id = await push_evaluate.thread_of(conn, draft.content)
+    recipients = [m for m in head.members if m.user_id != sender]
+    outcome = await push_evaluate.evaluate(
+        hs, conn, head.room_version, event_id, room_id, pdu, auth_state, recipients, head.member_count
     )
+    push = event_store.PushWrite(thread_id, outcome.notifies, hs.clock.now_ms())
+    try:
+        sent = await _store(hs, conn, writer, room_id, event_id, pdu, head.extremity[2],
+                            _local_txn(hs, sender, txn), push)
+    except asyncpg.UniqueViolationError as e:
+        if txn is None or e.constraint_name != "event_txn_ids_pkey":
+            raise
+        event_id = await event_store.txn_event(conn, sender, txn.device_id, txn.txn_id)
+        if event_id is None:  # a race with another process; the retry reads its event
+            raise event_store.RoomChanged(room_id) from None
+        return await _sent(conn, event_id)
+    except BaseException:
+        hs.room_heads.pop(room_id)
+        raise
+    hs.room_heads.put_unless_invalidated(generation, room_id, replace(head, extremity=sent.extremity))
+    outcome.poke(hs, sent.stream_ordering)
+    return sent
+
+
+async def _load_head(
+    hs: HomeServer, conn: asyncpg.Connection, room_id: str, sender: str, txn: Txn | None
+) -> RoomHead | Sent:
+    """Read the room's head (or the event a retried client transaction produced)."""
+    generation = hs.room_heads.generation
+    context = await event_store.send_context(conn, room_id, sender, *_txn_key(txn), recipients=True, member_json=True)
     if context is None:
         raise MatrixError(404, "M_NOT_FOUND", "Unknown room")
     if context.txn_event_id is not None:
         return await _sent(conn, context.txn_event_id)
     if len(context.extremities) != 1:
         raise _diverged()
-    room_version = get_room_version(context.room_version)
-    event_id, pdu, auth_state = await _build(hs, conn, room_version, room_id, sender, draft, context.extremities)
-    thread_id = await push_evaluate.thread_of(conn, draft.content)
-    outcome = await push_evaluate.evaluate(
-        hs, conn, room_version, event_id, room_id, pdu, auth_state, context.recipients, context.member_count
+    head = RoomHead(
+        get_room_version(context.room_version), context.extremities[0], context.recipients, context.member_count
     )
-    push = event_store.PushWrite(thread_id, outcome.notifies, hs.clock.now_ms())
-    sent = await _store(hs, conn, writer, room_id, event_id, pdu, context.extremities[0][2],
-                        _local_txn(hs, sender, txn), push)
-    outcome.poke(hs, sent.stream_ordering)
-    return sent
+    hs.room_heads.put_unless_invalidated(generation, room_id, head)
+    return head
 
 
 def _txn_key(txn: Txn | None) -> tuple[str | None, str | None]:

@@ -74,8 +74,8 @@ class SendContext:
     txn_event_id: str | None
     # (event_id, depth, state_group) of each forward extremity.
     extremities: list[tuple[str, int, int]]
-    # Asked for with ``recipients=True``: whom the event's push rules are evaluated for,
-    # and the room's joined member count.
+    # Asked for with ``recipients=True``: the room's joined local members, whom a
+    # message's push rules are evaluated for, and its joined member count.
     recipients: list[push_store.Recipient] = field(default_factory=list)
     member_count: int = 0
 
@@ -85,15 +85,15 @@ async def send_context(
     recipients: bool = False, member_json: bool = False,
 ) -> SendContext | None:
     """Everything a local send reads before building its event, in one query; None for
-    an unknown room. ``recipients`` also reads the push recipients of a non-state event
-    (with their membership event JSON if ``member_json``)."""
+    an unknown room. ``recipients`` also reads the push recipients of a message: the
+    joined local members (with their membership event JSON if ``member_json``)."""
     row = await conn.fetchrow(
         "SELECT r.room_version,"
         " (SELECT event_id FROM event_txn_ids WHERE user_id = $2 AND device_id = $3 AND txn_id = $4) AS txn_event,"
         " (SELECT array_agg(e.event_id || ' ' || e.depth || ' ' || e.state_group) FROM forward_extremities f"
         "  JOIN events e USING (event_id) WHERE f.room_id = $1) AS extremities,"
         f" CASE WHEN $5 THEN {push_store.member_count_sql('$1')} END AS member_count,"
-        f" CASE WHEN $5 THEN {push_store.recipients_sql('$1', '$2', 'NULL', '$6::boolean')}::text END AS recipients"
+        f" CASE WHEN $5 THEN {push_store.recipients_sql('$1', 'NULL', 'NULL', '$6::boolean')}::text END AS recipients"
         " FROM rooms r WHERE r.room_id = $1",
         room_id, user_id, device_id, txn_id, recipients, member_json,
     )
@@ -179,6 +179,14 @@ async def insert_event(conn: Conn, event: NewEvent, txn: LocalTxn | None = None,
     if stream_ordering is None:
         raise RoomChanged(event.room_id)
     return stream_ordering
+
+
+async def txn_event(conn: Conn, user_id: str, device_id: str, txn_id: str) -> str | None:
+    """The event a client transaction produced, if it did."""
+    return await conn.fetchval(
+        "SELECT event_id FROM event_txn_ids WHERE user_id = $1 AND device_id = $2 AND txn_id = $3",
+        user_id, device_id, txn_id,
+    )
 
 
 async def get_event(conn: Conn, event_id: str) -> StoredEvent | None:

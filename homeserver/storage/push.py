@@ -76,25 +76,28 @@ class Recipient:
     # The JSON of their membership event, when the caller asked for display names.
     member_json: str | None
     has_pushers: bool
-    # Whether they have the sender in their m.ignored_user_list.
-    ignores_sender: bool
+    # The ``ignored_users`` of their m.ignored_user_list, if any.
+    ignored_users: Any
+
+    def ignores(self, user_id: str) -> bool:
+        return isinstance(self.ignored_users, dict) and user_id in self.ignored_users
 
 
 def recipients_sql(room: str, sender: str, invitee: str, with_member_json: str) -> str:
-    """A scalar subquery over the room's joined local members other than the sender (and
-    a local invitee of the event), as a JSON array of ``[user_id, rules_version,
-    member_json, has_pushers, ignores_sender]``, or NULL; the arguments name the query
-    parameters (``$1``...) holding the room ID, sender, invitee and the display-name flag.
-    Parse it with ``parse_recipients``."""
+    """A scalar subquery over the room's joined local members other than the sender (all
+    of them if it is NULL) and a local invitee of the event, as a JSON array of
+    ``[user_id, rules_version, member_json, has_pushers, ignored_users]``, or NULL; the
+    arguments name the query parameters (``$1``...) holding the room ID, sender, invitee
+    and the display-name flag. Parse it with ``parse_recipients``."""
     return f"""(SELECT json_agg(json_build_array(
             m.user_id, COALESCE(r.stream_id, 0), CASE WHEN {with_member_json} THEN e.json END,
             EXISTS (SELECT 1 FROM pushers p WHERE p.user_id = m.user_id),
-            EXISTS (SELECT 1 FROM account_data d WHERE d.user_id = m.user_id AND d.room_id = ''
-                    AND d.type = 'm.ignored_user_list' AND d.content -> 'ignored_users' ? {sender})))
+            (SELECT d.content -> 'ignored_users' FROM account_data d WHERE d.user_id = m.user_id
+             AND d.room_id = '' AND d.type = 'm.ignored_user_list')))
         FROM room_memberships m
         LEFT JOIN push_rules r ON r.user_id = m.user_id
         LEFT JOIN events e ON {with_member_json} AND e.event_id = m.event_id
-        WHERE m.room_id = {room} AND m.user_id <> {sender}
+        WHERE m.room_id = {room} AND m.user_id IS DISTINCT FROM {sender}
           AND (m.membership = 'join' OR (m.membership = 'invite' AND m.user_id = {invitee}))
           AND EXISTS (SELECT 1 FROM users u WHERE u.user_id = m.user_id))"""
 
