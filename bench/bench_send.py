@@ -19,7 +19,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._http import RawConnection  # noqa: E402
-from bench._server import Server, running_server, summary  # noqa: E402
+from bench._server import (  # noqa: E402
+    Server, cpu_report, cpu_seconds_by_command, process_cpu_seconds, running_server, summary,
+)
 
 CHEAP_HASH = {"auth": {"password_hash": {"time_cost": 1, "memory_cost_kib": 64, "parallelism": 1}}}
 
@@ -50,7 +52,6 @@ async def concurrent(server: Server, senders: int, seconds: float) -> float:
     tokens = [await server.register(f"sender{i}") for i in range(senders)]
     rooms = [await _room(server, t) for t in tokens]
     sent = 0
-
     connections = [await RawConnection.open(server.url) for _ in range(senders)]
 
     async def loop(index: int) -> None:
@@ -67,19 +68,16 @@ async def concurrent(server: Server, senders: int, seconds: float) -> float:
                 raise RuntimeError(f"send: {status} {body}")
             sent += 1
 
-    import sys; sys.path.insert(0,'/tmp'); import cpu, resource
-    snap0 = cpu.snapshot(); s0, t0, r0 = cpu.proc_cpu(server.process.pid), cpu.total_cpu(), resource.getrusage(resource.RUSAGE_SELF)
+    before, server_before, own_before = cpu_seconds_by_command(), process_cpu_seconds(server.process.pid), time.process_time()
     started = time.monotonic()
     deadline = started + seconds
     await asyncio.gather(*(loop(i) for i in range(senders)))
-    el = time.monotonic() - started
-    s1, t1, r1 = cpu.proc_cpu(server.process.pid), cpu.total_cpu(), resource.getrusage(resource.RUSAGE_SELF)
-    print(cpu.diff(snap0, cpu.snapshot()))
-    lg = (r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime)
-    print(f"CPU over {el:.1f}s: server {s1-s0:.2f}s loadgen {lg:.2f}s other {(t1-t0)-(s1-s0)-lg:.2f}s; per msg us: server {(s1-s0)/sent*1e6:.0f} loadgen {lg/sent*1e6:.0f} other {((t1-t0)-(s1-s0)-lg)/sent*1e6:.0f}")
+    elapsed = time.monotonic() - started
+    print(cpu_report(before, cpu_seconds_by_command(), process_cpu_seconds(server.process.pid) - server_before,
+                     time.process_time() - own_before, sent))
     for connection in connections:
         await connection.close()
-    return sent / el
+    return sent / elapsed
 
 
 async def main() -> None:

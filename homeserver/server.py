@@ -49,6 +49,8 @@ class HomeServer:
     event_cache: LruCache[str, dict[str, Any]]
     # Valid access tokens by hash (users.sessions.authenticate; forget_sessions empties it).
     access_tokens: LruCache[bytes, AccessToken]
+    # Each room's version, which never changes.
+    room_versions: LruCache[str, str]
     # What sending a message needs of each room (rooms.send.RoomHead).
     room_heads: LruCache[str, RoomHead]
     state_cache: LruCache[tuple[int, frozenset[tuple[str, str]]], dict[tuple[str, str], str]]
@@ -93,6 +95,7 @@ class HomeServer:
             event_cache=LruCache(50_000),
             access_tokens=LruCache(100_000),
             room_heads=LruCache(10_000),
+            room_versions=LruCache(100_000),
             state_cache=LruCache(20_000),
             presence=PresenceService(config.presence, db, clock, streams, notifier),
             typing=TypingService(clock, notifier),

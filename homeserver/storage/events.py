@@ -200,8 +200,11 @@ async def get_events(conn: Conn, event_ids: Iterable[str]) -> dict[str, StoredEv
 
 
 async def mark_redacted(conn: Conn, event_id: str, redaction_id: str) -> None:
+    """Record the redaction; a redacted event no longer notifies anyone (its push actions
+    go, so unread counts never need to look at the event)."""
     await conn.execute(
-        "UPDATE events SET redacted_by = $2 WHERE event_id = $1 AND redacted_by IS NULL", event_id, redaction_id
+        "WITH a AS (DELETE FROM event_push_actions WHERE event_id = $1)"
+        " UPDATE events SET redacted_by = $2 WHERE event_id = $1 AND redacted_by IS NULL", event_id, redaction_id
     )
 
 

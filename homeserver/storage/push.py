@@ -247,8 +247,9 @@ class UnreadCounts:
 
 # Per room, the read positions (furthest receipt of either type, or own event) by thread;
 # an event counts when it is past both the unthreaded position and its thread's, and is
-# neither redacted nor a message from a user the reader ignores. The range scan starts
-# at the unthreaded position, on the primary key.
+# not a message from a user the reader ignores (redacted events have no push actions
+# left: events.mark_redacted). The range scan starts at the unthreaded position, on the
+# primary key; the events are looked at only when the reader ignores someone.
 _UNREAD = """
 WITH rooms(room_id) AS (SELECT DISTINCT unnest($2::text[])),
 positions AS (
@@ -276,10 +277,9 @@ CROSS JOIN LATERAL (
     LEFT JOIN positions t ON t.room_id = r.room_id AND t.thread_id = a.thread_id
     WHERE a.user_id = $1 AND a.room_id = r.room_id AND a.stream_ordering > unthreaded.position
       AND a.stream_ordering > COALESCE(t.position, 0)
-      AND NOT EXISTS (
-          SELECT 1 FROM events e, ignored i WHERE e.event_id = a.event_id
-          AND (e.redacted_by IS NOT NULL OR (e.state_key IS NULL AND i.users ? e.sender))
-      )
+      AND ((SELECT users FROM ignored) = '{}' OR NOT EXISTS (
+          SELECT 1 FROM events e, ignored i WHERE e.event_id = a.event_id AND e.state_key IS NULL AND i.users ? e.sender
+      ))
     GROUP BY a.thread_id
 ) c
 """

@@ -74,7 +74,7 @@ async def _compute(hs: HomeServer, request: SyncRequest, upto: int) -> tuple[dic
         else:
             ignored = await ignored_users(conn, request.user_id)
         ctx = sections.RoomContext(conn, request.user_id, request.device_id, request.filter, upto,
-                                   ignored=ignored, memberships=memberships)
+                                   ignored=ignored, memberships=memberships, versions=hs.room_versions)
         changes = await sync_store.membership_changes(conn, request.user_id, position, upto) if (
             probe is not None and probe.memberships) else []
         rooms = await _room_sections(hs, ctx, joined, changes, position, probe)
