@@ -100,6 +100,42 @@ async def running_server(
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
+def cpu_seconds_by_command() -> dict[str, float]:
+    """User plus system CPU seconds used so far by every process on the machine, summed
+    by command name (``python``, ``postgres``...): sampled before and after a phase, it
+    shows where a benchmark's CPU went."""
+    tick = os.sysconf("SC_CLK_TCK")
+    totals: dict[str, float] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                raw = f.read()
+        except OSError:
+            continue
+        name = raw[raw.index("(") + 1:raw.rindex(")")]
+        fields = raw[raw.rindex(")") + 2:].split()
+        totals[name] = totals.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return totals
+
+
+def process_cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_report(before: dict[str, float], after: dict[str, float], server_cpu: float, own_cpu: float, count: int) -> str:
+    """CPU per operation: the server process, the load generator, PostgreSQL, the rest."""
+    postgres = after.get("postgres", 0.0) - before.get("postgres", 0.0)
+    everything = sum(after.values()) - sum(v for k, v in before.items() if k in after)
+    rest = max(0.0, everything - postgres - server_cpu - own_cpu)
+    per = 1e6 / max(count, 1)
+    return (f"CPU per operation: server {server_cpu * per:.0f} us, load generator {own_cpu * per:.0f} us, "
+            f"PostgreSQL {postgres * per:.0f} us, other processes {rest * per:.0f} us")
+
+
 def server_rss_mb(server: Server) -> float:
     with open(f"/proc/{server.process.pid}/status") as f:
         for line in f:

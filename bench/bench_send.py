@@ -18,7 +18,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._server import Server, running_server, summary  # noqa: E402
+from bench._http import RawConnection  # noqa: E402
+from bench._server import (  # noqa: E402
+    Server, cpu_report, cpu_seconds_by_command, process_cpu_seconds, running_server, summary,
+)
 
 CHEAP_HASH = {"auth": {"password_hash": {"time_cost": 1, "memory_cost_kib": 64, "parallelism": 1}}}
 
@@ -49,19 +52,32 @@ async def concurrent(server: Server, senders: int, seconds: float) -> float:
     tokens = [await server.register(f"sender{i}") for i in range(senders)]
     rooms = [await _room(server, t) for t in tokens]
     sent = 0
-    deadline = time.monotonic() + seconds
+    connections = [await RawConnection.open(server.url) for _ in range(senders)]
 
     async def loop(index: int) -> None:
         nonlocal sent
+        connection, token, room_id = connections[index], tokens[index], rooms[index]
         for n in itertools.count():
             if time.monotonic() >= deadline:
                 return
-            await _send(server, tokens[index], rooms[index], f"c{n}")
+            status, body = await connection.request(
+                "PUT", f"/_matrix/client/v3/rooms/{room_id}/send/m.room.message/c{n}",
+                {"msgtype": "m.text", "body": f"message c{n}"}, token,
+            )
+            if status != 200:
+                raise RuntimeError(f"send: {status} {body}")
             sent += 1
 
+    before, server_before, own_before = cpu_seconds_by_command(), process_cpu_seconds(server.process.pid), time.process_time()
     started = time.monotonic()
+    deadline = started + seconds
     await asyncio.gather(*(loop(i) for i in range(senders)))
-    return sent / (time.monotonic() - started)
+    elapsed = time.monotonic() - started
+    print(cpu_report(before, cpu_seconds_by_command(), process_cpu_seconds(server.process.pid) - server_before,
+                     time.process_time() - own_before, sent))
+    for connection in connections:
+        await connection.close()
+    return sent / elapsed
 
 
 async def main() -> None:

@@ -1,6 +1,7 @@
-"""A small least-recently-used cache, for immutable things read on hot paths (event
-JSON by event ID, state entries by state group). Owned by the HomeServer, so it is a
-cache of the database and never global state."""
+"""A small least-recently-used cache for things read on hot paths: immutable ones (event
+JSON by event ID, state entries by state group), and ones their writers invalidate
+(access tokens, rooms' send contexts). Owned by the HomeServer, so it is a cache of the
+database and never global state."""
 
 from __future__ import annotations
 
@@ -15,6 +16,10 @@ class LruCache(Generic[K, V]):
     def __init__(self, max_size: int) -> None:
         self._max_size = max_size
         self._entries: OrderedDict[K, V] = OrderedDict()
+        # Counts invalidations: a reader that loaded a value from the database caches it
+        # only if no invalidation happened meanwhile (else it could cache what a
+        # concurrent writer just deleted).
+        self.generation = 0
 
     def get(self, key: K) -> V | None:
         value = self._entries.get(key)
@@ -27,6 +32,18 @@ class LruCache(Generic[K, V]):
         self._entries.move_to_end(key)
         if len(self._entries) > self._max_size:
             self._entries.popitem(last=False)
+
+    def put_unless_invalidated(self, generation: int, key: K, value: V) -> None:
+        if generation == self.generation:
+            self.put(key, value)
+
+    def pop(self, key: K) -> None:
+        self._entries.pop(key, None)
+        self.generation += 1
+
+    def clear(self) -> None:
+        self._entries.clear()
+        self.generation += 1
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -7,7 +7,7 @@ lives on the aiohttp application under ``HOMESERVER``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from homeserver.cache import LruCache
 from homeserver.clock import Clock
@@ -22,11 +22,15 @@ from homeserver.ratelimit import LoginLockout, RateLimiter
 from homeserver.rooms.locks import KeyedLock
 from homeserver.rooms.typing import TypingService
 from homeserver.storage.db import Database
+from homeserver.storage.devices import AccessToken
 from homeserver.storage.migrate import migrate
 from homeserver.sync.notifier import Notifier
 from homeserver.sync.streams import StreamTracker
 from homeserver.users.passwords import PasswordHasher
 from homeserver.users.presence import PresenceService
+
+if TYPE_CHECKING:
+    from homeserver.rooms.send import RoomHead
 
 
 @dataclass
@@ -46,6 +50,12 @@ class HomeServer:
     # Event JSON as signed, by event ID, and state entries by (state group, keys): both
     # immutable once written, read by every send.
     event_cache: LruCache[str, dict[str, Any]]
+    # Valid access tokens by hash (users.sessions.authenticate; forget_sessions empties it).
+    access_tokens: LruCache[bytes, AccessToken]
+    # Each room's version, which never changes.
+    room_versions: LruCache[str, str]
+    # What sending a message needs of each room (rooms.send.RoomHead).
+    room_heads: LruCache[str, RoomHead]
     state_cache: LruCache[tuple[int, frozenset[tuple[str, str]]], dict[tuple[str, str], str]]
     # Presence (its timeout sweep runs between presence.start() and stop()) and the
     # in-memory typing notices (typing.stop() cancels their timers).
@@ -89,6 +99,9 @@ class HomeServer:
             streams=streams,
             push=PushService.create(db, streams, clock),
             event_cache=LruCache(50_000),
+            access_tokens=LruCache(100_000),
+            room_heads=LruCache(10_000),
+            room_versions=LruCache(100_000),
             state_cache=LruCache(20_000),
             presence=PresenceService(config.presence, db, clock, streams, notifier),
             typing=TypingService(clock, notifier),

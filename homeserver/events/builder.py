@@ -22,10 +22,9 @@ from .constants import (
     StateKey,
 )
 from .errors import UnsupportedRoomVersion
-from .hashing import compute_event_id
 from .pdu import Event, content_of
 from .room_versions import RoomVersion
-from .signing import SigningKeyLike, add_hashes_and_signatures
+from .signing import SigningKeyLike, add_hashes_signatures_and_id
 from .validation import validate_event_shape
 
 
@@ -147,6 +146,6 @@ def build_event(
             event["content"]["redacts"] = redacts
         else:
             event["redacts"] = redacts
-    signed = add_hashes_and_signatures(room_version, event, server_name, signing_key)
+    event_id, signed = add_hashes_signatures_and_id(room_version, event, server_name, signing_key)
     validate_event_shape(room_version, signed)
-    return compute_event_id(room_version, signed), signed
+    return event_id, signed

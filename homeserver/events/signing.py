@@ -7,6 +7,7 @@ Synapse signing-key file format, one key a line: ``ed25519 <version> <unpadded b
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import string
 from collections.abc import Callable, Iterable, Mapping
@@ -23,7 +24,7 @@ from .hashing import content_hash_matches, with_content_hash
 from .ids import domain_of
 from .pdu import Event, content_of, membership_of
 from .redaction import redact_event
-from .room_versions import RoomVersion
+from .room_versions import EventIdFormat, RoomVersion
 
 ED25519 = "ed25519"
 
@@ -154,6 +155,30 @@ def add_hashes_and_signatures(
     signed_redacted = sign_json(redact_event(room_version, hashed), signature_name, signing_key)
     hashed["signatures"] = signed_redacted["signatures"]
     return hashed
+
+
+def add_hashes_signatures_and_id(
+    room_version: RoomVersion, event: Event, signature_name: str, signing_key: SigningKeyLike
+) -> tuple[str, dict[str, Any]]:
+    """``add_hashes_and_signatures`` and ``compute_event_id`` in one pass, for room
+    versions whose event IDs are reference hashes (3 and later).
+
+    The bytes signed (the redacted event without signatures and unsigned, as canonical
+    JSON) are exactly the bytes the reference hash is taken over (server-server-api.md
+    "Signing events" and "Calculating the reference hash for an event"), so they are
+    built and encoded once.
+    """
+    if room_version.has_domain_event_ids:
+        raise ValueError("room versions 1 and 2 have no reference-hash event IDs")
+    hashed = with_content_hash(event)
+    hashed.pop("signatures", None)
+    hashed.pop("unsigned", None)
+    redacted = redact_event(room_version, hashed)
+    encoded = encode_canonical_json(redacted)
+    signature = signing_key.signing_key.sign(encoded).signature
+    hashed["signatures"] = {signature_name: {signing_key.key_id: encode_base64(signature)}}
+    urlsafe = room_version.event_id_format is EventIdFormat.REFERENCE_HASH_URLSAFE
+    return "$" + encode_base64(hashlib.sha256(encoded).digest(), urlsafe=urlsafe), hashed
 
 
 def required_signature_servers(room_version: RoomVersion, event: Event) -> frozenset[str]:

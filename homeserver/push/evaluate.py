@@ -10,6 +10,7 @@ Python, and one insert of the actions that notify or highlight.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import asyncpg
@@ -49,49 +50,82 @@ async def on_event(
     """Record the push actions of a just-persisted event for every local member it may
     notify, and mark it read for its sender. ``auth_state`` is the state the event was
     authorised against (its power levels and create event decide room notifications)."""
-    event_id, room_id, stream_ordering, pdu = (
-        persisted.event_id, persisted.room_id, persisted.stream_ordering, persisted.pdu
-    )
-    content = pdu.get("content")
-    content = content if isinstance(content, dict) else {}
-    sender = pdu["sender"]
-    thread_id = await thread_of(conn, content)
-    invitee = None
-    if pdu["type"] == MEMBER and content.get("membership") == "invite" and hs.is_mine(pdu.get("state_key", "")):
-        invitee = pdu["state_key"]
-    # Display names are read only when a legacy body mention could match.
-    wants_names = isinstance(content.get("body"), str) and "m.mentions" not in content
+    pdu = persisted.pdu
+    thread_id = await thread_of(conn, _content(pdu))
+    invitee = invitee_of(hs, pdu)
     recipients, member_count = await store.recipients_and_mark_read(
-        conn, room_id, sender, invitee, thread_id, stream_ordering, wants_names
+        conn, persisted.room_id, pdu["sender"], invitee, thread_id, persisted.stream_ordering, wants_names(pdu)
     )
+    outcome = await evaluate(
+        hs, conn, room_version, persisted.event_id, persisted.room_id, pdu, auth_state, recipients, member_count
+    )
+    if outcome.notifies:
+        await store.insert_push_actions(
+            conn, persisted.room_id, persisted.event_id, persisted.stream_ordering, thread_id, hs.clock.now_ms(),
+            outcome.notifies,
+        )
+    outcome.poke(hs, persisted.stream_ordering)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    notifies: list[store.Notify]
+    # Recipients with pushers whom the event notifies.
+    to_push: list[str]
+
+    def poke(self, hs: HomeServer, stream_ordering: int) -> None:
+        """Wake the pushers once the actions are stored."""
+        if self.to_push:
+            hs.push.pushers.poke(stream_ordering, self.to_push)
+
+
+def invitee_of(hs: HomeServer, pdu: Mapping[str, Any]) -> str | None:
+    """The local user a membership invite is for, who is evaluated though not joined."""
+    content = _content(pdu)
+    if pdu["type"] == MEMBER and content.get("membership") == "invite" and hs.is_mine(pdu.get("state_key", "")):
+        return pdu["state_key"]
+    return None
+
+
+def wants_names(pdu: Mapping[str, Any]) -> bool:
+    """Display names are read only when a legacy body mention could match."""
+    content = _content(pdu)
+    return isinstance(content.get("body"), str) and "m.mentions" not in content
+
+
+async def evaluate(
+    hs: HomeServer, conn: Any, room_version: RoomVersion, event_id: str, room_id: str, pdu: Mapping[str, Any],
+    auth_state: Mapping[StateKey, Mapping[str, Any]], recipients: Sequence[store.Recipient], member_count: int,
+) -> Outcome:
+    """Each recipient's push rules against the event: who it notifies or highlights."""
     if not recipients:
-        return
+        return Outcome([], [])
+    sender = pdu["sender"]
+    names = wants_names(pdu)
     level, notification_levels = _sender_levels(room_version, sender, auth_state)
     event = rules.PushEvent({**pdu, "event_id": event_id, "room_id": room_id}, member_count, level, notification_levels)
     rulesets = await compiled_rules(conn, hs.push.rules, recipients)
-    now_ms = hs.clock.now_ms()
-    actions, to_push = [], []
+    notifies, to_push = [], []
     # Ignored users' messages and invites never reach the client (spec: "Ignoring Users"),
     # so they must not notify either; their other state events still do.
-    ignorable = "state_key" not in pdu or invitee is not None
+    ignorable = "state_key" not in pdu or invitee_of(hs, pdu) is not None
     for recipient in recipients:
-        if recipient.ignores_sender and ignorable:
+        if ignorable and recipient.ignores(sender):
             continue
         ruleset = rulesets[recipient.user_id]
-        name = _display_name(recipient.member_json) if wants_names and ruleset.needs_display_name else None
-        outcome = rules.evaluate(ruleset, event, name)
-        if outcome is None or not (outcome.notify or outcome.highlight):
+        name = _display_name(recipient.member_json) if names and ruleset.needs_display_name else None
+        result = rules.evaluate(ruleset, event, name)
+        if result is None or not (result.notify or result.highlight):
             continue
-        actions.append(store.PushAction(
-            recipient.user_id, room_id, stream_ordering, event_id, thread_id, list(outcome.actions),
-            outcome.notify, outcome.highlight, now_ms,
-        ))
-        if outcome.notify and recipient.has_pushers:
+        notifies.append(store.Notify(recipient.user_id, list(result.actions), result.notify, result.highlight))
+        if result.notify and recipient.has_pushers:
             to_push.append(recipient.user_id)
-    if actions:
-        await store.insert_push_actions(conn, actions)
-    if to_push:
-        hs.push.pushers.poke(stream_ordering, to_push)
+    return Outcome(notifies, to_push)
+
+
+def _content(pdu: Mapping[str, Any]) -> Mapping[str, Any]:
+    content = pdu.get("content")
+    return content if isinstance(content, dict) else {}
 
 
 async def thread_of(conn: Any, content: Mapping[str, Any]) -> str:

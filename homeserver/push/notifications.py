@@ -166,6 +166,13 @@ def _check_data(data: dict[str, Any]) -> None:
 
 
 async def set_pusher(hs: HomeServer, user_id: str, device_id: str | None, request: PusherRequest) -> None:
+    try:
+        await _set_pusher(hs, user_id, device_id, request)
+    finally:
+        hs.room_heads.clear()  # they hold whether each member has pushers
+
+
+async def _set_pusher(hs: HomeServer, user_id: str, device_id: str | None, request: PusherRequest) -> None:
     async with hs.db.transaction() as conn:
         if request.kind is None:
             await store.delete_pusher(conn, user_id, request.app_id, request.pushkey)

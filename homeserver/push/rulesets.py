@@ -110,6 +110,7 @@ async def _change(hs: HomeServer, user_id: str, change: Callable[[Stored], None]
             raise _error(e) from None
         [position] = await writer.next(conn)
         await store.put_push_rules(conn, user_id, stored["rules"], stored["defaults"], position)
+    hs.room_heads.clear()  # they hold each member's push rules version
     hs.notifier.on_user(user_id)
 
 

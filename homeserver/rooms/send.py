@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import asyncpg
@@ -30,6 +30,7 @@ from homeserver.events.room_versions import RoomVersion, get_room_version
 from homeserver.push import evaluate as push_evaluate
 from homeserver.server import HomeServer
 from homeserver.storage import events as event_store
+from homeserver.storage import push as push_store
 from homeserver.storage import rooms as room_store
 from homeserver.storage import search as search_store
 from homeserver.storage import state as state_store
@@ -82,7 +83,9 @@ async def send_event(hs: HomeServer, room_id: str, sender: str, draft: Draft, tx
         try:
             sent = await _send_once(hs, room_id, sender, draft, txn)
             break
-        except event_store.RoomChanged:
+        except (event_store.RoomChanged, asyncpg.UniqueViolationError):
+            # Another process extended the room, or stored this very client transaction,
+            # first: the next attempt reads what it wrote.
             if attempt == MAX_ATTEMPTS - 1:
                 raise MatrixError(503, "M_UNKNOWN", "The room is too busy; try again") from None
             # Jittered backoff, so two processes racing on one room stop colliding.
@@ -96,21 +99,115 @@ async def _send_once(hs: HomeServer, room_id: str, sender: str, draft: Draft, tx
     """One attempt. In-process sends to a room queue on its lock; another process that
     extends the room meanwhile makes the write fail with RoomChanged (an optimistic check
     on the forward extremity), and the event is built again on top of the new one."""
-    async with hs.room_locks.hold(room_id), hs.streams.writing() as writer, hs.db.transaction() as conn:
-        context = await event_store.send_context(
-            conn, room_id, sender, txn.device_id if txn else None, txn.txn_id if txn else None
-        )
-        if context is None:
-            raise MatrixError(404, "M_NOT_FOUND", "Unknown room")
-        if context.txn_event_id is not None:  # a retried request, maybe after a restart
-            event = await event_store.get_event(conn, context.txn_event_id)
-            assert event is not None
-            return Sent(event.event_id, event.room_id, event.stream_ordering, event.pdu, event.state_group)
-        local_txn = event_store.LocalTxn(sender, txn.device_id, txn.txn_id, hs.clock.now_ms()) if txn else None
-        return await persist_local(
-            hs, conn, writer, get_room_version(context.room_version), room_id, sender, draft,
-            context.extremities, local_txn,
-        )
+    async with hs.room_locks.hold(room_id), hs.streams.writing() as writer:
+        if draft.state_key is None and draft.type != REDACTION:
+            async with hs.db.pool.acquire() as conn:
+                return await _send_message(hs, conn, writer, room_id, sender, draft, txn)
+        hs.room_heads.pop(room_id)  # a state event or redaction: the next message re-reads the room
+        async with hs.db.transaction() as conn:
+            context = await event_store.send_context(conn, room_id, sender, *_txn_key(txn))
+            if context is None:
+                raise MatrixError(404, "M_NOT_FOUND", "Unknown room")
+            if context.txn_event_id is not None:  # a retried request, maybe after a restart
+                return await _sent(conn, context.txn_event_id)
+            return await persist_local(
+                hs, conn, writer, get_room_version(context.room_version), room_id, sender, draft,
+                context.extremities, _local_txn(hs, sender, txn),
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class RoomHead:
+    """What sending a message needs of its room, kept between sends in ``hs.room_heads``:
+    the room version, the forward extremity (event_id, depth, state_group), the joined
+    local members (push recipients) and the joined member count.
+
+    Only sends change a room's extremity and they hold the room's lock, so a message send
+    updates the head it built on; any other event (state, redactions) drops it, and so do
+    changes to anyone's push rules, pushers or ignore list (``hs.room_heads.clear()``).
+    TODO(workers): another server process's writes are caught by the optimistic
+    extremity check (RoomChanged drops the head), but its membership changes would need
+    a NOTIFY to reach this cache."""
+
+    room_version: RoomVersion
+    extremity: tuple[str, int, int]
+    members: list[push_store.Recipient]
+    member_count: int
+
+
+async def _send_message(
+    hs: HomeServer, conn: asyncpg.Connection, writer: Writer, room_id: str, sender: str, draft: Draft,
+    txn: Txn | None,
+) -> Sent:
+    """A message (neither state nor a redaction): built on the room's cached head, and
+    written in one statement without a transaction (all or nothing, see insert_event),
+    with its push actions. A retried client transaction is caught by the database's
+    unique key on it, and answered with the event it produced."""
+    generation = hs.room_heads.generation
+    head = hs.room_heads.get(room_id) or await _load_head(hs, conn, room_id, sender, txn)
+    if isinstance(head, Sent):
+        return head
+    event_id, pdu, auth_state = await _build(hs, conn, head.room_version, room_id, sender, draft, [head.extremity])
+    thread_id = await push_evaluate.thread_of(conn, draft.content)
+    recipients = [m for m in head.members if m.user_id != sender]
+    outcome = await push_evaluate.evaluate(
+        hs, conn, head.room_version, event_id, room_id, pdu, auth_state, recipients, head.member_count
+    )
+    push = event_store.PushWrite(thread_id, outcome.notifies, hs.clock.now_ms())
+    try:
+        sent = await _store(hs, conn, writer, room_id, event_id, pdu, head.extremity[2],
+                            _local_txn(hs, sender, txn), push)
+    except asyncpg.UniqueViolationError as e:
+        if txn is None or e.constraint_name != "event_txn_ids_pkey":
+            raise
+        event_id = await event_store.txn_event(conn, sender, txn.device_id, txn.txn_id)
+        if event_id is None:  # a race with another process; the retry reads its event
+            raise event_store.RoomChanged(room_id) from None
+        return await _sent(conn, event_id)
+    except BaseException:
+        hs.room_heads.pop(room_id)
+        raise
+    hs.room_heads.put_unless_invalidated(generation, room_id, replace(head, extremity=sent.extremity))
+    outcome.poke(hs, sent.stream_ordering)
+    return sent
+
+
+async def _load_head(
+    hs: HomeServer, conn: asyncpg.Connection, room_id: str, sender: str, txn: Txn | None
+) -> RoomHead | Sent:
+    """Read the room's head (or the event a retried client transaction produced)."""
+    generation = hs.room_heads.generation
+    context = await event_store.send_context(conn, room_id, sender, *_txn_key(txn), recipients=True, member_json=True)
+    if context is None:
+        raise MatrixError(404, "M_NOT_FOUND", "Unknown room")
+    if context.txn_event_id is not None:
+        return await _sent(conn, context.txn_event_id)
+    if len(context.extremities) != 1:
+        raise _diverged()
+    head = RoomHead(
+        get_room_version(context.room_version), context.extremities[0], context.recipients, context.member_count
+    )
+    hs.room_heads.put_unless_invalidated(generation, room_id, head)
+    return head
+
+
+def _txn_key(txn: Txn | None) -> tuple[str | None, str | None]:
+    return (txn.device_id, txn.txn_id) if txn else (None, None)
+
+
+def _local_txn(hs: HomeServer, sender: str, txn: Txn | None) -> event_store.LocalTxn | None:
+    return event_store.LocalTxn(sender, txn.device_id, txn.txn_id, hs.clock.now_ms()) if txn else None
+
+
+async def _sent(conn: asyncpg.Connection, event_id: str) -> Sent:
+    event = await event_store.get_event(conn, event_id)
+    assert event is not None
+    return Sent(event.event_id, event.room_id, event.stream_ordering, event.pdu, event.state_group)
+
+
+def _diverged() -> MatrixError:
+    # TODO(federation): resolve the extremities' states (events.state_res) into one group.
+    return MatrixError(503, "M_UNKNOWN", "Room has diverged; state resolution is not wired yet")
 
 
 def check_size(draft: Draft) -> None:
@@ -130,8 +227,25 @@ async def persist_local(
     room's lock and owns the transaction.
     """
     if len(extremities) > 1:
-        # TODO(federation): resolve the extremities' states (events.state_res) into one group.
-        raise MatrixError(503, "M_UNKNOWN", "Room has diverged; state resolution is not wired yet")
+        raise _diverged()
+    event_id, pdu, auth_state = await _build(hs, conn, room_version, room_id, sender, draft, extremities)
+    room_id = pdu.get("room_id") or "!" + event_id[1:]
+    if draft.type == CREATE:
+        await room_store.insert_room(conn, room_id, room_version.identifier, sender, hs.clock.now_ms())
+    if draft.type == REDACTION:
+        await _apply_redaction(conn, room_version, pdu, event_id, auth_state)
+    state_group = extremities[0][2] if extremities else None
+    sent = await _store(hs, conn, writer, room_id, event_id, pdu, state_group, txn)
+    await push_evaluate.on_event(hs, conn, room_version, sent, auth_state)
+    return sent
+
+
+async def _build(
+    hs: HomeServer, conn: asyncpg.Connection, room_version: RoomVersion, room_id: str | None, sender: str,
+    draft: Draft, extremities: list[tuple[str, int, int]],
+) -> tuple[str, dict[str, Any], dict[StateKey, dict[str, Any]]]:
+    """Build, hash and sign the event on top of ``extremities`` and authorise it against
+    the state before it; return its ID, the PDU and that state's auth events."""
     state_group = extremities[0][2] if extremities else None
     keys = set(builder.auth_types_for_event(room_version, draft.type, draft.state_key, sender, draft.content))
     state_ids = await _state_entries(hs, conn, state_group, frozenset(keys | {CREATE_KEY})) if state_group else {}
@@ -158,14 +272,7 @@ async def persist_local(
         raise MatrixError(400, "M_BAD_JSON", str(e)) from None
     except AuthError as e:
         raise MatrixError(403, "M_FORBIDDEN", str(e)) from None
-    room_id = pdu.get("room_id") or "!" + event_id[1:]
-    if draft.type == CREATE:
-        await room_store.insert_room(conn, room_id, room_version.identifier, sender, hs.clock.now_ms())
-    if draft.type == REDACTION:
-        await _apply_redaction(conn, room_version, pdu, event_id, auth_state)
-    sent = await _store(hs, conn, writer, room_id, event_id, pdu, state_group, txn)
-    await push_evaluate.on_event(hs, conn, room_version, sent, auth_state)
-    return sent
+    return event_id, pdu, auth_state
 
 
 async def _state_entries(
@@ -214,7 +321,7 @@ async def _apply_redaction(
 
 async def _store(
     hs: HomeServer, conn: asyncpg.Connection, writer: Writer, room_id: str, event_id: str, pdu: dict[str, Any],
-    state_group: int | None, txn: event_store.LocalTxn | None,
+    state_group: int | None, txn: event_store.LocalTxn | None, push: event_store.PushWrite | None = None,
 ) -> Sent:
     state_key = pdu.get("state_key")
     key = (pdu["type"], state_key) if state_key is not None else None
@@ -229,7 +336,7 @@ async def _store(
         relates_to=rel_target if isinstance(rel_target, str) else None,
         rel_type=rel_type if isinstance(rel_type, str) else None,
         search=search_store.searchable_text(pdu),
-    ), txn)
+    ), txn, push)
     writer.record([stream_ordering])
     hs.event_cache.put(event_id, pdu)
     if key is not None:

@@ -4,11 +4,13 @@ transaction IDs, and the room-ordered reads the client API pages through."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
 import orjson
+
+from homeserver.storage import push as push_store
 
 Conn = asyncpg.Connection | asyncpg.Pool
 
@@ -72,20 +74,28 @@ class SendContext:
     txn_event_id: str | None
     # (event_id, depth, state_group) of each forward extremity.
     extremities: list[tuple[str, int, int]]
+    # Asked for with ``recipients=True``: the room's joined local members, whom a
+    # message's push rules are evaluated for, and its joined member count.
+    recipients: list[push_store.Recipient] = field(default_factory=list)
+    member_count: int = 0
 
 
 async def send_context(
-    conn: Conn, room_id: str, user_id: str, device_id: str | None, txn_id: str | None
+    conn: Conn, room_id: str, user_id: str, device_id: str | None, txn_id: str | None, *,
+    recipients: bool = False, member_json: bool = False,
 ) -> SendContext | None:
     """Everything a local send reads before building its event, in one query; None for
-    an unknown room."""
+    an unknown room. ``recipients`` also reads the push recipients of a message: the
+    joined local members (with their membership event JSON if ``member_json``)."""
     row = await conn.fetchrow(
         "SELECT r.room_version,"
         " (SELECT event_id FROM event_txn_ids WHERE user_id = $2 AND device_id = $3 AND txn_id = $4) AS txn_event,"
         " (SELECT array_agg(e.event_id || ' ' || e.depth || ' ' || e.state_group) FROM forward_extremities f"
-        "  JOIN events e USING (event_id) WHERE f.room_id = $1) AS extremities"
+        "  JOIN events e USING (event_id) WHERE f.room_id = $1) AS extremities,"
+        f" CASE WHEN $5 THEN {push_store.member_count_sql('$1')} END AS member_count,"
+        f" CASE WHEN $5 THEN {push_store.recipients_sql('$1', 'NULL', 'NULL', '$6::boolean')}::text END AS recipients"
         " FROM rooms r WHERE r.room_id = $1",
-        room_id, user_id, device_id, txn_id,
+        room_id, user_id, device_id, txn_id, recipients, member_json,
     )
     if row is None:
         return None
@@ -93,7 +103,10 @@ async def send_context(
     for item in row["extremities"] or ():
         event_id, depth, state_group = item.split(" ")
         extremities.append((event_id, int(depth), int(state_group)))
-    return SendContext(row["room_version"], row["txn_event"], extremities)
+    return SendContext(
+        row["room_version"], row["txn_event"], extremities,
+        push_store.parse_recipients(row["recipients"]), row["member_count"] or 0,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,39 +117,76 @@ class LocalTxn:
     now_ms: int
 
 
-async def insert_event(conn: Conn, event: NewEvent, txn: LocalTxn | None = None) -> int:
-    """Persist an event in one statement: the row, its edges, the room's forward extremity
-    (which must still be its ``prev_events``, else ``RoomChanged``), the client
-    transaction ID and its full-text index entry. Return the stream position it drew from stream_seq."""
+@dataclass(frozen=True, slots=True)
+class PushWrite:
+    """Written in the event's own statement when it is sent outside a transaction: its
+    push actions, and its sender's read position in its thread."""
+
+    thread_id: str
+    notifies: Sequence[push_store.Notify]
+    ts: int
+
+
+async def insert_event(conn: Conn, event: NewEvent, txn: LocalTxn | None = None, push: PushWrite | None = None) -> int:
+    """Persist an event in one statement: the row, its edges, the room's forward extremity,
+    the client transaction ID, its full-text index entry and, with ``push``, its push
+    actions and the sender's read position. Return the stream position it drew from
+    stream_seq.
+
+    The event replaces its ``prev_events`` as the room's forward extremity; when they are
+    not all extremities any more (another writer got there first), nothing is inserted
+    and ``RoomChanged`` is raised. With a single prev event that makes the statement
+    all-or-nothing on its own; with several, run it in a transaction."""
     pdu = event.pdu
     prev_events = list(pdu.get("prev_events", ()))
-    row = await conn.fetchrow(
-        "WITH e AS ("
+    users, actions, notif, highlight = push_store.notify_arrays(push.notifies if push else ())
+    stream_ordering = await conn.fetchval(
+        "WITH d AS (DELETE FROM forward_extremities WHERE room_id = $2 AND event_id = ANY($14::text[]) RETURNING 1),"
+        " e AS ("
         "  INSERT INTO events (event_id, room_id, stream_ordering, depth, type, state_key, sender,"
         "  origin_server_ts, json, state_group, relates_to, rel_type, rejected_reason, soft_failed)"
-        "  VALUES ($1, $2, nextval('stream_seq'), $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+        "  SELECT $1, $2, nextval('stream_seq'), $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13"
+        "  WHERE (SELECT count(*) FROM d) = cardinality($14::text[])"
         "  RETURNING stream_ordering),"
         " p AS (INSERT INTO event_edges (event_id, prev_event_id)"
-        "  SELECT $1, unnest($14::text[]) ON CONFLICT DO NOTHING),"
+        "  SELECT $1, unnest($14::text[]) FROM e ON CONFLICT DO NOTHING),"
         " a AS (INSERT INTO event_auth (event_id, auth_event_id)"
-        "  SELECT $1, unnest($15::text[]) ON CONFLICT DO NOTHING),"
-        " d AS (DELETE FROM forward_extremities WHERE room_id = $2 AND event_id = ANY($14::text[]) RETURNING 1),"
-        " f AS (INSERT INTO forward_extremities (room_id, event_id) VALUES ($2, $1)),"
+        "  SELECT $1, unnest($15::text[]) FROM e ON CONFLICT DO NOTHING),"
+        " f AS (INSERT INTO forward_extremities (room_id, event_id) SELECT $2, $1 FROM e),"
         " t AS (INSERT INTO event_txn_ids (user_id, device_id, txn_id, event_id, created_ts)"
-        "  SELECT $16, $17, $18, $1, $19 WHERE $18::text IS NOT NULL),"
+        "  SELECT $16, $17, $18, $1, $19 FROM e WHERE $18::text IS NOT NULL),"
         " s AS (INSERT INTO event_search (event_id, room_id, key, vector)"
-        "  SELECT $1, $2, $20, to_tsvector('simple', $21) WHERE $20::text IS NOT NULL ON CONFLICT DO NOTHING)"
-        " SELECT (SELECT stream_ordering FROM e) AS stream_ordering, (SELECT count(*) FROM d) AS replaced",
+        "  SELECT $1, $2, $20, to_tsvector('simple', $21) FROM e WHERE $20::text IS NOT NULL ON CONFLICT DO NOTHING),"
+        " r AS (INSERT INTO sent_read_positions (user_id, room_id, thread_id, stream_ordering)"
+        "  SELECT $6, $2, $22, e.stream_ordering FROM e"
+        "  WHERE $22::text IS NOT NULL AND EXISTS (SELECT 1 FROM users WHERE user_id = $6)"
+        "  ON CONFLICT (user_id, room_id, thread_id) DO UPDATE"
+        "  SET stream_ordering = GREATEST(sent_read_positions.stream_ordering, EXCLUDED.stream_ordering)),"
+        " pa AS (INSERT INTO event_push_actions (user_id, room_id, stream_ordering, event_id, thread_id, actions,"
+        "  notif, highlight, ts)"
+        "  SELECT u.user_id, $2, e.stream_ordering, $1, $22, u.actions::jsonb, u.notif, u.highlight, $27"
+        "  FROM e, unnest($23::text[], $24::text[], $25::boolean[], $26::boolean[]) AS u(user_id, actions, notif, highlight)"
+        "  ON CONFLICT DO NOTHING)"
+        " SELECT stream_ordering FROM e",
         event.event_id, event.room_id, pdu["depth"], pdu["type"], pdu.get("state_key"), pdu["sender"],
         pdu["origin_server_ts"], event.json, event.state_group, event.relates_to, event.rel_type,
         event.rejected_reason, event.soft_failed, prev_events, list(pdu.get("auth_events", ())),
         txn.user_id if txn else None, txn.device_id if txn else None, txn.txn_id if txn else None,
         txn.now_ms if txn else None,
         event.search[0] if event.search else None, event.search[1] if event.search else None,
+        push.thread_id if push else None, users, actions, notif, highlight, push.ts if push else None,
     )
-    if row["replaced"] != len(prev_events):
+    if stream_ordering is None:
         raise RoomChanged(event.room_id)
-    return row["stream_ordering"]
+    return stream_ordering
+
+
+async def txn_event(conn: Conn, user_id: str, device_id: str, txn_id: str) -> str | None:
+    """The event a client transaction produced, if it did."""
+    return await conn.fetchval(
+        "SELECT event_id FROM event_txn_ids WHERE user_id = $1 AND device_id = $2 AND txn_id = $3",
+        user_id, device_id, txn_id,
+    )
 
 
 async def get_event(conn: Conn, event_id: str) -> StoredEvent | None:
@@ -150,8 +200,11 @@ async def get_events(conn: Conn, event_ids: Iterable[str]) -> dict[str, StoredEv
 
 
 async def mark_redacted(conn: Conn, event_id: str, redaction_id: str) -> None:
+    """Record the redaction; a redacted event no longer notifies anyone (its push actions
+    go, so unread counts never need to look at the event)."""
     await conn.execute(
-        "UPDATE events SET redacted_by = $2 WHERE event_id = $1 AND redacted_by IS NULL", event_id, redaction_id
+        "WITH a AS (DELETE FROM event_push_actions WHERE event_id = $1)"
+        " UPDATE events SET redacted_by = $2 WHERE event_id = $1 AND redacted_by IS NULL", event_id, redaction_id
     )
 
 

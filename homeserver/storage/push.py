@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
+import orjson
 
 Conn = asyncpg.Connection | asyncpg.Pool
 
@@ -75,8 +76,38 @@ class Recipient:
     # The JSON of their membership event, when the caller asked for display names.
     member_json: str | None
     has_pushers: bool
-    # Whether they have the sender in their m.ignored_user_list.
-    ignores_sender: bool
+    # The ``ignored_users`` of their m.ignored_user_list, if any.
+    ignored_users: Any
+
+    def ignores(self, user_id: str) -> bool:
+        return isinstance(self.ignored_users, dict) and user_id in self.ignored_users
+
+
+def recipients_sql(room: str, sender: str, invitee: str, with_member_json: str) -> str:
+    """A scalar subquery over the room's joined local members other than the sender (all
+    of them if it is NULL) and a local invitee of the event, as a JSON array of
+    ``[user_id, rules_version, member_json, has_pushers, ignored_users]``, or NULL; the
+    arguments name the query parameters (``$1``...) holding the room ID, sender, invitee
+    and the display-name flag. Parse it with ``parse_recipients``."""
+    return f"""(SELECT json_agg(json_build_array(
+            m.user_id, COALESCE(r.stream_id, 0), CASE WHEN {with_member_json} THEN e.json END,
+            EXISTS (SELECT 1 FROM pushers p WHERE p.user_id = m.user_id),
+            (SELECT d.content -> 'ignored_users' FROM account_data d WHERE d.user_id = m.user_id
+             AND d.room_id = '' AND d.type = 'm.ignored_user_list')))
+        FROM room_memberships m
+        LEFT JOIN push_rules r ON r.user_id = m.user_id
+        LEFT JOIN events e ON {with_member_json} AND e.event_id = m.event_id
+        WHERE m.room_id = {room} AND m.user_id IS DISTINCT FROM {sender}
+          AND (m.membership = 'join' OR (m.membership = 'invite' AND m.user_id = {invitee}))
+          AND EXISTS (SELECT 1 FROM users u WHERE u.user_id = m.user_id))"""
+
+
+def member_count_sql(room: str) -> str:
+    return f"(SELECT count(*) FROM room_memberships WHERE room_id = {room} AND membership = 'join')"
+
+
+def parse_recipients(raw: str | None) -> list[Recipient]:
+    return [Recipient(*item) for item in orjson.loads(raw)] if raw else []
 
 
 async def recipients_and_mark_read(
@@ -86,36 +117,20 @@ async def recipients_and_mark_read(
     """In one round trip: record that the sender has read up to their own event, and
     return the room's joined local members other than the sender (and a local invitee
     of this event) with their push rules versions, and the room's joined member count."""
-    rows = await conn.fetch(
-        """
+    row = await conn.fetchrow(
+        f"""
         WITH own AS (
             INSERT INTO sent_read_positions (user_id, room_id, thread_id, stream_ordering)
             SELECT $2, $1, $4, $5 WHERE EXISTS (SELECT 1 FROM users WHERE user_id = $2)
             ON CONFLICT (user_id, room_id, thread_id) DO UPDATE
             SET stream_ordering = GREATEST(sent_read_positions.stream_ordering, EXCLUDED.stream_ordering)
-        ), counted AS (
-            SELECT count(*) AS n FROM room_memberships WHERE room_id = $1 AND membership = 'join'
         )
-        SELECT counted.n AS member_count, m.user_id, COALESCE(r.stream_id, 0) AS rules_version,
-               CASE WHEN $6 THEN e.json END AS member_json,
-               EXISTS (SELECT 1 FROM pushers p WHERE p.user_id = m.user_id) AS has_pushers,
-               EXISTS (SELECT 1 FROM account_data d WHERE d.user_id = m.user_id AND d.room_id = ''
-                       AND d.type = 'm.ignored_user_list' AND d.content -> 'ignored_users' ? $2) AS ignores_sender
-        FROM counted
-        LEFT JOIN room_memberships m ON m.room_id = $1 AND m.user_id <> $2
-             AND (m.membership = 'join' OR (m.membership = 'invite' AND m.user_id = $3))
-             AND EXISTS (SELECT 1 FROM users u WHERE u.user_id = m.user_id)
-        LEFT JOIN push_rules r ON r.user_id = m.user_id
-        LEFT JOIN events e ON $6 AND e.event_id = m.event_id
+        SELECT {member_count_sql("$1")} AS member_count,
+               {recipients_sql("$1", "$2", "$3", "$6::boolean")}::text AS recipients
         """,
         room_id, sender, invitee, thread_id, stream_ordering, with_member_json,
     )
-    member_count = rows[0]["member_count"] if rows else 0
-    recipients = [
-        Recipient(r["user_id"], r["rules_version"], r["member_json"], r["has_pushers"], r["ignores_sender"])
-        for r in rows if r["user_id"] is not None
-    ]
-    return recipients, member_count
+    return parse_recipients(row["recipients"]), row["member_count"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,19 +146,38 @@ class PushAction:
     ts: int
 
 
-_INSERT_ACTION = (
+@dataclass(frozen=True, slots=True)
+class Notify:
+    """What the push rules gave one recipient of an event that notifies or highlights."""
+
+    user_id: str
+    actions: list[Any]
+    notif: bool
+    highlight: bool
+
+
+_INSERT_ACTIONS = (
     "INSERT INTO event_push_actions (user_id, room_id, stream_ordering, event_id, thread_id, actions, notif,"
-    " highlight, ts) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING"
+    " highlight, ts) SELECT u.user_id, $2, $3, $4, $5, u.actions::jsonb, u.notif, u.highlight, $9"
+    " FROM unnest($1::text[], $6::text[], $7::boolean[], $8::boolean[]) AS u(user_id, actions, notif, highlight)"
+    " ON CONFLICT DO NOTHING"
 )
 
 
-async def insert_push_actions(conn: Conn, actions: Sequence[PushAction]) -> None:
-    rows = [(a.user_id, a.room_id, a.stream_ordering, a.event_id, a.thread_id, a.actions, a.notif, a.highlight, a.ts)
-            for a in actions]
-    if len(rows) == 1:  # the common case, a DM: a plain execute is a little cheaper
-        await conn.execute(_INSERT_ACTION, *rows[0])
-    else:
-        await conn.executemany(_INSERT_ACTION, rows)
+def notify_arrays(notifies: Sequence[Notify]) -> tuple[list[str], list[str], list[bool], list[bool]]:
+    """The columns of ``notifies``, as the arrays _INSERT_ACTIONS and events.insert_event
+    unnest (the actions as JSON text: asyncpg would take nested lists for a 2-D array)."""
+    return ([n.user_id for n in notifies], [orjson.dumps(n.actions).decode() for n in notifies],
+            [n.notif for n in notifies], [n.highlight for n in notifies])
+
+
+async def insert_push_actions(
+    conn: Conn, room_id: str, event_id: str, stream_ordering: int, thread_id: str, ts: int,
+    notifies: Sequence[Notify],
+) -> None:
+    users, actions, notif, highlight = notify_arrays(notifies)
+    await conn.execute(_INSERT_ACTIONS, users, room_id, stream_ordering, event_id, thread_id, actions, notif,
+                       highlight, ts)
 
 
 async def thread_of_parent(conn: Conn, parent_id: str, max_hops: int = 3) -> str:
@@ -213,8 +247,9 @@ class UnreadCounts:
 
 # Per room, the read positions (furthest receipt of either type, or own event) by thread;
 # an event counts when it is past both the unthreaded position and its thread's, and is
-# neither redacted nor a message from a user the reader ignores. The range scan starts
-# at the unthreaded position, on the primary key.
+# not a message from a user the reader ignores (redacted events have no push actions
+# left: events.mark_redacted). The range scan starts at the unthreaded position, on the
+# primary key; the events are looked at only when the reader ignores someone.
 _UNREAD = """
 WITH rooms(room_id) AS (SELECT DISTINCT unnest($2::text[])),
 positions AS (
@@ -242,10 +277,9 @@ CROSS JOIN LATERAL (
     LEFT JOIN positions t ON t.room_id = r.room_id AND t.thread_id = a.thread_id
     WHERE a.user_id = $1 AND a.room_id = r.room_id AND a.stream_ordering > unthreaded.position
       AND a.stream_ordering > COALESCE(t.position, 0)
-      AND NOT EXISTS (
-          SELECT 1 FROM events e, ignored i WHERE e.event_id = a.event_id
-          AND (e.redacted_by IS NOT NULL OR (e.state_key IS NULL AND i.users ? e.sender))
-      )
+      AND ((SELECT users FROM ignored) = '{}' OR NOT EXISTS (
+          SELECT 1 FROM events e, ignored i WHERE e.event_id = a.event_id AND e.state_key IS NULL AND i.users ? e.sender
+      ))
     GROUP BY a.thread_id
 ) c
 """

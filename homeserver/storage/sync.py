@@ -6,6 +6,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+import orjson
+
+from homeserver.storage.rooms import Membership
 
 Conn = asyncpg.Connection | asyncpg.Pool
 
@@ -149,27 +152,35 @@ class Changes:
     ignored_user_list: dict[str, Any] | None
 
 
-async def changes_since(
-    conn: Conn, user_id: str, device_id: str, joined: list[str], since: int, upto: int, to_device_since: int
-) -> Changes:
+async def joined_and_changes_since(
+    conn: Conn, user_id: str, device_id: str, since: int, upto: int, to_device_since: int
+) -> tuple[list[Membership], Changes]:
+    """The user's joined rooms (as ``rooms.rooms_for_user``) and which streams changed
+    for them in (since, upto], in one round trip."""
     row = await conn.fetchrow(
-        "SELECT"
-        " (SELECT array_agg(DISTINCT room_id) FROM events WHERE room_id = ANY($3::text[])"
-        "   AND stream_ordering > $4 AND stream_ordering <= $5) AS rooms_with_events,"
+        "WITH joined AS (SELECT * FROM room_memberships"
+        "  WHERE user_id = $1 AND membership = 'join' AND NOT forgotten),"
+        " ids AS (SELECT COALESCE(array_agg(room_id), '{}') AS rooms FROM joined)"
+        " SELECT (SELECT json_agg(json_build_array(room_id, user_id, membership, event_id, sender, stream_ordering)"
+        "   ORDER BY stream_ordering) FROM joined)::text AS joined,"
+        " (SELECT array_agg(DISTINCT room_id) FROM events WHERE room_id = ANY((SELECT rooms FROM ids)::text[])"
+        "   AND stream_ordering > $3 AND stream_ordering <= $4) AS rooms_with_events,"
         " EXISTS (SELECT 1 FROM room_memberships WHERE user_id = $1"
-        "   AND stream_ordering > $4 AND stream_ordering <= $5) AS memberships,"
-        " EXISTS (SELECT 1 FROM account_data WHERE user_id = $1 AND stream_id > $4 AND stream_id <= $5) AS account_data,"
+        "   AND stream_ordering > $3 AND stream_ordering <= $4) AS memberships,"
+        " EXISTS (SELECT 1 FROM account_data WHERE user_id = $1 AND stream_id > $3 AND stream_id <= $4) AS account_data,"
         " EXISTS (SELECT 1 FROM to_device_messages WHERE user_id = $1 AND device_id = $2"
-        "   AND stream_id > $6 AND stream_id <= $5) AS to_device,"
+        "   AND stream_id > $5 AND stream_id <= $4) AS to_device,"
         " EXISTS (SELECT 1 FROM to_device_messages WHERE user_id = $1 AND device_id = $2"
-        "   AND stream_id <= $6) AS to_device_acknowledged,"
-        " EXISTS (SELECT 1 FROM receipts WHERE room_id = ANY($3::text[]) AND stream_id > $4 AND stream_id <= $5) AS receipts,"
-        " EXISTS (SELECT 1 FROM presence WHERE stream_id > $4 AND stream_id <= $5) AS presence,"
+        "   AND stream_id <= $5) AS to_device_acknowledged,"
+        " EXISTS (SELECT 1 FROM receipts WHERE room_id = ANY((SELECT rooms FROM ids)::text[])"
+        "   AND stream_id > $3 AND stream_id <= $4) AS receipts,"
+        " EXISTS (SELECT 1 FROM presence WHERE stream_id > $3 AND stream_id <= $4) AS presence,"
         " COALESCE((SELECT stream_id FROM push_rules WHERE user_id = $1), 0) AS push_rules_stream,"
         " (SELECT content FROM account_data WHERE user_id = $1 AND room_id = '' AND type = 'm.ignored_user_list')"
         "   AS ignored_user_list",
-        user_id, device_id, joined, since, upto, to_device_since,
+        user_id, device_id, since, upto, to_device_since,
     )
     values = dict(row)
+    joined = [Membership(*item) for item in orjson.loads(values.pop("joined") or "[]")]
     values["rooms_with_events"] = list(values["rooms_with_events"] or [])
-    return Changes(**values)
+    return joined, Changes(**values)

@@ -63,18 +63,19 @@ async def _compute(hs: HomeServer, request: SyncRequest, upto: int) -> tuple[dic
     since = request.since
     position = None if since is None or request.full_state else since.position
     async with hs.db.pool.acquire() as conn:
-        memberships = {m.room_id: m for m in await room_store.rooms_for_user(conn, request.user_id)}
-        joined = list(memberships)
         probe = None
         if position is not None:
-            probe = await sync_store.changes_since(
-                conn, request.user_id, request.device_id, joined, position, upto, since.to_device if since else 0
+            joined_rooms, probe = await sync_store.joined_and_changes_since(
+                conn, request.user_id, request.device_id, position, upto, since.to_device if since else 0
             )
             ignored = ignored_from(probe.ignored_user_list)
         else:
+            joined_rooms = await room_store.rooms_for_user(conn, request.user_id)
             ignored = await ignored_users(conn, request.user_id)
+        memberships = {m.room_id: m for m in joined_rooms}
+        joined = list(memberships)
         ctx = sections.RoomContext(conn, request.user_id, request.device_id, request.filter, upto,
-                                   ignored=ignored, memberships=memberships)
+                                   ignored=ignored, memberships=memberships, versions=hs.room_versions)
         changes = await sync_store.membership_changes(conn, request.user_id, position, upto) if (
             probe is not None and probe.memberships) else []
         rooms = await _room_sections(hs, ctx, joined, changes, position, probe)

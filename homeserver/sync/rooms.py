@@ -8,6 +8,7 @@ from typing import Any
 
 import asyncpg
 
+from homeserver.cache import LruCache
 from homeserver.rooms import visibility
 from homeserver.rooms.format import client_events
 from homeserver.rooms.read import stream_token
@@ -36,12 +37,17 @@ class RoomContext:
     upto: int
     ignored: frozenset[str] = frozenset()
     memberships: dict[str, room_store.Membership] = field(default_factory=dict)
-    _versions: dict[str, str] = field(default_factory=dict)
+    # Room versions never change: the HomeServer's cache of them (hs.room_versions).
+    versions: LruCache[str, str] = field(default_factory=lambda: LruCache(1000))
 
     async def room_version(self, room_id: str) -> str:
-        if room_id not in self._versions:
-            self._versions[room_id] = await room_store.get_room_version(self.conn, room_id) or "12"
-        return self._versions[room_id]
+        version = self.versions.get(room_id)
+        if version is None:
+            version = await room_store.get_room_version(self.conn, room_id)
+            if version is None:
+                return "12"
+            self.versions.put(room_id, version)
+        return version
 
     async def serve(self, room_id: str, events: list[StoredEvent], *, timeline: bool = False) -> list[dict[str, Any]]:
         served = await client_events(self.conn, events, await self.room_version(room_id),

@@ -59,6 +59,8 @@ async def set_account_data(
         await store.put_account_data(conn, user_id, room_id, data_type, content, stream_id)
         if room_id == GLOBAL:
             await directory.on_account_data(conn, user_id, data_type, content)
+    if data_type == "m.ignored_user_list" and room_id == GLOBAL:
+        hs.room_heads.clear()  # they hold each member's ignore list
     hs.notifier.on_user(user_id)
 
 

@@ -10,7 +10,7 @@ from homeserver.server import HomeServer
 from homeserver.storage import devices as device_store
 from homeserver.storage import users as user_store
 from homeserver.users import directory, identifiers, passwords
-from homeserver.users.sessions import Session, create_session
+from homeserver.users.sessions import Session, create_session, forget_sessions
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +77,7 @@ async def change_password(
         await user_store.set_password_hash(conn, user_id, password_hash)
         if logout_devices:
             await device_store.delete_all_devices(conn, user_id, except_device_id=keep_device_id)
+    forget_sessions(hs)
 
 
 async def deactivate(hs: HomeServer, user_id: str, erase: bool) -> None:
@@ -89,3 +90,4 @@ async def deactivate(hs: HomeServer, user_id: str, erase: bool) -> None:
         await directory.on_user_deactivated(conn, user_id)
         if erase:
             await user_store.delete_profile(conn, user_id)
+    forget_sessions(hs)

@@ -7,6 +7,7 @@ from homeserver.errors import invalid_param, not_found
 from homeserver.server import HomeServer
 from homeserver.storage import devices as store
 from homeserver.storage.devices import Device
+from homeserver.users import sessions
 
 # As accepted for initial_device_display_name at login and registration.
 MAX_DISPLAY_NAME_LENGTH = 255
@@ -39,6 +40,7 @@ async def rename_device(hs: HomeServer, user_id: str, device_id: str, display_na
 async def delete_devices(hs: HomeServer, user_id: str, device_ids: list[str]) -> None:
     """Delete the devices and with them their tokens; IDs of no device are ignored."""
     await store.delete_devices(hs.db.pool, user_id, [d for d in device_ids if _can_exist(d)])
+    sessions.forget_sessions(hs)
     # TODO(e2ee): delete the devices' keys and announce the device list change.
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import asyncpg
 
@@ -99,7 +99,16 @@ async def _issue_refreshable(
 
 
 async def authenticate(hs: HomeServer, access_token: str, ip: str, user_agent: str | None) -> Requester:
-    token = await store.lookup_access_token(hs.db.pool, token_hash(access_token))
+    """The requester an access token stands for. Valid tokens are cached by hash
+    (``hs.access_tokens``): every change that can end a session calls
+    ``forget_sessions`` once it has committed."""
+    hashed = token_hash(access_token)
+    token = hs.access_tokens.get(hashed)
+    if token is None:
+        generation = hs.access_tokens.generation
+        token = await store.lookup_access_token(hs.db.pool, hashed)
+        if token is not None and not token.deactivated:
+            hs.access_tokens.put_unless_invalidated(generation, hashed, token)
     if token is None or token.deactivated:
         raise MatrixError(401, "M_UNKNOWN_TOKEN", "Unknown access token")
     now = hs.clock.now_ms()
@@ -109,8 +118,11 @@ async def authenticate(hs: HomeServer, access_token: str, ip: str, user_agent: s
         async with hs.db.transaction() as conn:
             await store.mark_access_token_used(conn, token.id)
             await store.delete_superseded_refresh_token(conn, token.refresh_token_id)
+        forget_sessions(hs)
     if token.last_seen_ts is None or now - token.last_seen_ts >= _LAST_SEEN_RESOLUTION_MS:
         await store.touch_device(hs.db.pool, token.user_id, token.device_id, now, ip, user_agent)
+        if hs.access_tokens.get(hashed) is not None:
+            hs.access_tokens.put(hashed, replace(token, last_seen_ts=now))
     return Requester(token.user_id, token.device_id, token.is_admin, token.id)
 
 
@@ -131,13 +143,26 @@ async def refresh(hs: HomeServer, refresh_token: str) -> Session:
         await store.set_next_refresh_token(conn, old.id, new_id)
         # The access token issued with the old refresh token ends here.
         await store.delete_access_tokens_of_refresh_token(conn, old.id)
-        return session
+    forget_sessions(hs)
+    return session
 
 
 async def logout(hs: HomeServer, requester: Requester) -> None:
     """Invalidate the access token and delete its device (spec: POST /logout)."""
     await store.delete_devices(hs.db.pool, requester.user_id, [requester.device_id])
+    forget_sessions(hs)
 
 
 async def logout_all(hs: HomeServer, user_id: str) -> None:
     await store.delete_all_devices(hs.db.pool, user_id)
+    forget_sessions(hs)
+
+
+def forget_sessions(hs: HomeServer) -> None:
+    """Empty the access-token cache: call it after any commit that deletes tokens,
+    devices or refresh tokens, deactivates a user or changes their admin flag. Such
+    changes are rare, so the whole cache goes rather than a search for the entries.
+
+    TODO(workers): a second server process on the database would also need to hear of
+    these (PostgreSQL NOTIFY, as DESIGN.md plans for the notifier)."""
+    hs.access_tokens.clear()

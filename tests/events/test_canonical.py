@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import canonicaljson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from homeserver.events.canonical import (
     check_canonical_json_values,
@@ -21,6 +24,28 @@ CANONICAL = load_fixture("canonical_json.json")["cases"]
 @pytest.mark.parametrize("case", CANONICAL, ids=[c["canonical"][:30] for c in CANONICAL])
 def test_appendix_canonical_json_examples(case: dict[str, str]) -> None:
     assert encode_canonical_json(decode_json(case["input"])) == case["canonical"].encode("utf-8")
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1)
+    | st.text(st.characters(exclude_categories=("Cs",))),
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(st.text(st.characters(exclude_categories=("Cs",)), max_size=6), children, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_JSON_VALUES)
+def test_encoding_is_byte_for_byte_the_canonicaljson_library(value: object) -> None:
+    # encode_canonical_json uses orjson for speed; what it signs must not change.
+    assert encode_canonical_json(value) == canonicaljson.encode_canonical_json(value)
+
+
+def test_values_orjson_refuses_fall_back_to_canonicaljson() -> None:
+    assert encode_canonical_json({"a": 2**70}) == b'{"a":1180591620717411303424}'
+    with pytest.raises(EventFormatError):
+        encode_canonical_json({"a": "\ud800"})
 
 
 def test_canonical_json_escapes_control_characters_per_grammar() -> None:

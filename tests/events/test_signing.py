@@ -8,9 +8,11 @@ from typing import Any
 import pytest
 
 from homeserver.events.errors import SignatureError
+from homeserver.events.hashing import compute_event_id
 from homeserver.events.room_versions import KNOWN_ROOM_VERSIONS, get_room_version
 from homeserver.events.signing import (
     add_hashes_and_signatures,
+    add_hashes_signatures_and_id,
     check_signatures_and_hashes,
     generate_signing_key,
     read_signing_keys,
@@ -58,6 +60,20 @@ def test_event_signing_differs_under_v11_redaction() -> None:
     signed = add_hashes_and_signatures(get_room_version("11"), vector["input"], "domain", KEY)
     assert signed["hashes"] == vector["signed"]["hashes"]  # the content hash is version-free
     assert signed["signatures"] != vector["signed"]["signatures"]  # "origin" is no longer signed
+
+
+@pytest.mark.parametrize("version", ["3", "4", "10", "11", "12"])
+def test_one_pass_signing_matches_signing_then_hashing(version: str) -> None:
+    room_version = get_room_version(version)
+    event = {
+        "type": "m.room.message", "sender": "@a:domain", "room_id": "!r:domain", "depth": 3,
+        "content": {"body": "hé", "msgtype": "m.text", "extra": {"n": [1, 2]}},
+        "prev_events": ["$p"], "auth_events": ["$a1", "$a2"], "origin_server_ts": 1_700_000_000_000,
+    }
+    event_id, signed = add_hashes_signatures_and_id(room_version, event, "domain", KEY)
+    expected = add_hashes_and_signatures(room_version, event, "domain", KEY)
+    assert signed == expected
+    assert event_id == compute_event_id(room_version, expected)
 
 
 def test_sign_json_keeps_existing_signatures_and_unsigned() -> None:
