@@ -7,6 +7,8 @@ parameter is ``M_INVALID_PARAM``.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from typing import Any, TypeVar
 
 import orjson
@@ -116,3 +118,25 @@ def query_bool(request: web.Request, name: str, default: bool) -> bool:
 def client_path(path: str, versions: str = "r0|v3") -> str:
     """A client-server API route under each spec version prefix that names it."""
     return "/_matrix/client/{_version:(?:" + versions + ")}" + path
+
+
+_VERSION_GROUP = re.compile(r"\{_version:\(\?:([^)]*)\)\}")
+
+
+def static_version_routes(routes: Iterable[web.AbstractRouteDef]) -> list[web.AbstractRouteDef]:
+    """Each ``client_path`` route once per version, with the version written out.
+
+    aiohttp finds a request's candidate routes by the static part of their path before
+    the first variable; with the version a variable, that is ``/_matrix/client`` for
+    every client route, and each request was matched against all of them in turn.
+    """
+    out: list[web.AbstractRouteDef] = []
+    for route in routes:
+        match = _VERSION_GROUP.search(route.path) if isinstance(route, web.RouteDef) else None
+        if match is None:
+            out.append(route)
+            continue
+        for version in match[1].split("|"):
+            path = route.path[:match.start()] + version + route.path[match.end():]
+            out.append(web.RouteDef(route.method, path, route.handler, route.kwargs))
+    return out
