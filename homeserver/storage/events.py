@@ -136,7 +136,11 @@ async def insert_event(conn: Conn, event: NewEvent, txn: LocalTxn | None = None,
     The event replaces its ``prev_events`` as the room's forward extremity; when they are
     not all extremities any more (another writer got there first), nothing is inserted
     and ``RoomChanged`` is raised. With a single prev event that makes the statement
-    all-or-nothing on its own; with several, run it in a transaction."""
+    all-or-nothing on its own; with several, run it in a transaction.
+
+    Auth edges are stored for state events only: an auth chain passes only through state
+    events (every auth event is one), so a message's own auth events, needed only to
+    start a chain, are read from its JSON."""
     pdu = event.pdu
     prev_events = list(pdu.get("prev_events", ()))
     users, actions, notif, highlight = push_store.notify_arrays(push.notifies if push else ())
@@ -151,7 +155,7 @@ async def insert_event(conn: Conn, event: NewEvent, txn: LocalTxn | None = None,
         " p AS (INSERT INTO event_edges (event_id, prev_event_id)"
         "  SELECT $1, unnest($14::text[]) FROM e ON CONFLICT DO NOTHING),"
         " a AS (INSERT INTO event_auth (event_id, auth_event_id)"
-        "  SELECT $1, unnest($15::text[]) FROM e ON CONFLICT DO NOTHING),"
+        "  SELECT $1, unnest($15::text[]) FROM e WHERE $5::text IS NOT NULL ON CONFLICT DO NOTHING),"
         " f AS (INSERT INTO forward_extremities (room_id, event_id) SELECT $2, $1 FROM e),"
         " t AS (INSERT INTO event_txn_ids (user_id, device_id, txn_id, event_id, created_ts)"
         "  SELECT $16, $17, $18, $1, $19 FROM e WHERE $18::text IS NOT NULL),"
