@@ -41,7 +41,7 @@ class Database:
     ) -> Database:
         pool = await asyncpg.create_pool(
             url, min_size=min_size, max_size=max_size, init=_init_connection, reset=_keep_session,
-            server_settings={"synchronous_commit": "on" if synchronous_commit else "off", "plan_cache_mode": "force_generic_plan"},
+            server_settings={"synchronous_commit": "on" if synchronous_commit else "off"},
         )
         return cls(pool)
 
