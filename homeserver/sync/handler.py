@@ -19,7 +19,7 @@ from homeserver.server import HomeServer
 from homeserver.storage import account_data as account_data_store
 from homeserver.storage import rooms as room_store
 from homeserver.storage import sync as sync_store
-from homeserver.storage.push import unread_counts
+from homeserver.storage.push import UnreadCounts, unread_counts
 from homeserver.storage.receipts import receipts_since
 from homeserver.sync import rooms as sections
 from homeserver.sync.filter import SyncFilter
@@ -74,20 +74,29 @@ async def _compute(hs: HomeServer, request: SyncRequest, upto: int) -> tuple[dic
             ignored = await ignored_users(conn, request.user_id)
         memberships = {m.room_id: m for m in joined_rooms}
         joined = list(memberships)
-        ctx = sections.RoomContext(conn, request.user_id, request.device_id, request.filter, upto,
-                                   ignored=ignored, memberships=memberships, versions=hs.room_versions)
-        changes = await sync_store.membership_changes(conn, request.user_id, position, upto) if (
-            probe is not None and probe.memberships) else []
-        rooms = await _room_sections(hs, ctx, joined, changes, position, probe)
-        account_data = await _account_data(ctx, position, rooms["join"], probe)
-        to_device, to_device_position = await _to_device(ctx, since, probe)
-        presence_events = []
-        if request.filter.presence.types != () and (probe is None or probe.presence):
-            presence_events = await _presence(hs, ctx, position)
-        typing = hs.typing.typing_serial()
-        await _ephemeral(hs, ctx, rooms["join"], joined, since.typing if since else 0, position,
-                         receipts=probe is None or probe.receipts)
-        await _unread(ctx, rooms["join"])
+        # The unread counts of the rooms sure to be in the response are read on a second
+        # connection while this one builds their sections.
+        expected = _rooms_with_news(request.filter, joined, probe)
+        prefetch = asyncio.ensure_future(_unread_counts(hs, request.user_id, expected)) if expected else None
+        try:
+            ctx = sections.RoomContext(conn, request.user_id, request.device_id, request.filter, upto,
+                                       ignored=ignored, memberships=memberships, versions=hs.room_versions)
+            changes = await sync_store.membership_changes(conn, request.user_id, position, upto) if (
+                probe is not None and probe.memberships) else []
+            rooms = await _room_sections(hs, ctx, joined, changes, position, probe)
+            account_data = await _account_data(ctx, position, rooms["join"], probe)
+            to_device, to_device_position = await _to_device(ctx, since, probe)
+            presence_events = []
+            if request.filter.presence.types != () and (probe is None or probe.presence):
+                presence_events = await _presence(hs, ctx, position)
+            typing = hs.typing.typing_serial()
+            await _ephemeral(hs, ctx, rooms["join"], joined, since.typing if since else 0, position,
+                             receipts=probe is None or probe.receipts)
+            prefetched = await prefetch if prefetch else None
+            await _unread(ctx, rooms["join"], set(expected) if prefetched is not None else set(), prefetched or {})
+        finally:
+            if prefetch is not None and not prefetch.done():
+                prefetch.cancel()
     next_token = SyncToken(upto, typing, to_device_position)
     body: dict[str, Any] = {
         "next_batch": str(next_token),
@@ -101,6 +110,27 @@ async def _compute(hs: HomeServer, request: SyncRequest, upto: int) -> tuple[dic
     }
     has_changes = bool(any(rooms.values()) or account_data or to_device or presence_events)
     return body, joined, has_changes
+
+
+_SECOND_CONNECTION_WAIT_S = 0.01
+
+
+def _rooms_with_news(f: SyncFilter, joined: list[str], probe: sync_store.Changes | None) -> list[str]:
+    """Joined rooms whose sections the response will have for sure: all of them for an
+    initial sync, those with new events for an incremental one."""
+    allowed = f.rooms_allowed(joined)
+    return allowed if probe is None else sorted(set(probe.rooms_with_events) & set(allowed))
+
+
+async def _unread_counts(hs: HomeServer, user_id: str, room_ids: list[str]) -> dict[str, UnreadCounts] | None:
+    """None when no connection is free at once: every sync in progress may hold one and
+    wait for this, so waiting here could deadlock; the counts are then read afterwards on
+    the sync's own connection."""
+    try:
+        async with hs.db.pool.acquire(timeout=_SECOND_CONNECTION_WAIT_S) as conn:
+            return await unread_counts(conn, user_id, room_ids)
+    except TimeoutError:
+        return None
 
 
 def body_typing(body: dict[str, Any]) -> int:
@@ -129,12 +159,15 @@ async def _ephemeral(
         section.setdefault("ephemeral", {"events": []})["events"].append(event)
 
 
-async def _unread(ctx: sections.RoomContext, joined_sections: dict[str, Any]) -> None:
-    """Unread notification and highlight counts of every room in the response."""
-    if not joined_sections:
-        return
+async def _unread(
+    ctx: sections.RoomContext, joined_sections: dict[str, Any], known: set[str], counts: dict[str, UnreadCounts]
+) -> None:
+    """Unread notification and highlight counts of every room in the response; ``counts``
+    holds those of the ``known`` rooms already (a room without counts has none unread)."""
+    missing = [room_id for room_id in joined_sections if room_id not in known]
+    if missing:
+        counts = {**counts, **await unread_counts(ctx.conn, ctx.user_id, missing)}
     threaded = ctx.filter.timeline.unread_thread_notifications
-    counts = await unread_counts(ctx.conn, ctx.user_id, list(joined_sections))
     for room_id, section in joined_sections.items():
         section.update(counts[room_id].to_sync_json(threaded) if room_id in counts
                        else {"unread_notifications": {"notification_count": 0, "highlight_count": 0}})
