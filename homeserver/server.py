@@ -19,6 +19,7 @@ from homeserver.media.store import FileMediaStore
 from homeserver.metrics import Metrics
 from homeserver.push import PushService
 from homeserver.ratelimit import LoginLockout, RateLimiter
+from homeserver.rooms.group_commit import MessageWriter
 from homeserver.rooms.locks import KeyedLock
 from homeserver.rooms.typing import TypingService
 from homeserver.storage.db import Database
@@ -54,6 +55,8 @@ class HomeServer:
     access_tokens: LruCache[bytes, AccessToken]
     # Each room's version, which never changes.
     room_versions: LruCache[str, str]
+    # Writes concurrent messages in one statement (rooms.group_commit).
+    messages: MessageWriter
     # What sending a message needs of each room (rooms.send.RoomHead).
     room_heads: LruCache[str, RoomHead]
     state_cache: LruCache[tuple[int, frozenset[tuple[str, str]]], dict[tuple[str, str], str]]
@@ -101,6 +104,7 @@ class HomeServer:
             event_cache=LruCache(50_000),
             access_tokens=LruCache(100_000),
             room_heads=LruCache(10_000),
+            messages=MessageWriter(db.pool, clock.now_ms),
             room_versions=LruCache(100_000),
             state_cache=LruCache(20_000),
             presence=PresenceService(config.presence, db, clock, streams, notifier),

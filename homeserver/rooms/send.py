@@ -101,8 +101,7 @@ async def _send_once(hs: HomeServer, room_id: str, sender: str, draft: Draft, tx
     on the forward extremity), and the event is built again on top of the new one."""
     async with hs.room_locks.hold(room_id), hs.streams.writing() as writer:
         if draft.state_key is None and draft.type != REDACTION:
-            async with hs.db.pool.acquire() as conn:
-                return await _send_message(hs, conn, writer, room_id, sender, draft, txn)
+            return await _send_message(hs, writer, room_id, sender, draft, txn)
         hs.room_heads.pop(room_id)  # a state event or redaction: the next message re-reads the room
         async with hs.db.transaction() as conn:
             context = await event_store.send_context(conn, room_id, sender, *_txn_key(txn))
@@ -136,13 +135,15 @@ class RoomHead:
 
 
 async def _send_message(
-    hs: HomeServer, conn: asyncpg.Connection, writer: Writer, room_id: str, sender: str, draft: Draft,
-    txn: Txn | None,
+    hs: HomeServer, writer: Writer, room_id: str, sender: str, draft: Draft, txn: Txn | None
 ) -> Sent:
     """A message (neither state nor a redaction): built on the room's cached head, and
-    written in one statement without a transaction (all or nothing, see insert_event),
-    with its push actions. A retried client transaction is caught by the database's
-    unique key on it, and answered with the event it produced."""
+    written with its push actions by the group commit (hs.messages), in one statement
+    with the messages other rooms are sending meanwhile. A retried client transaction is
+    caught by the database's unique key on it, and answered with the event it produced.
+    The database is read only for what the caches miss, each read on a pooled connection
+    of its own."""
+    conn = hs.db.pool
     generation = hs.room_heads.generation
     head = hs.room_heads.get(room_id) or await _load_head(hs, conn, room_id, sender, txn)
     if isinstance(head, Sent):
@@ -153,10 +154,12 @@ async def _send_message(
     outcome = await push_evaluate.evaluate(
         hs, conn, head.room_version, event_id, room_id, pdu, auth_state, recipients, head.member_count
     )
-    push = event_store.PushWrite(thread_id, outcome.notifies, hs.clock.now_ms())
+    message = event_store.NewMessage(
+        _new_event(event_id, room_id, pdu, head.extremity[2]), _local_txn(hs, sender, txn),
+        event_store.PushWrite(thread_id, outcome.notifies),
+    )
     try:
-        sent = await _store(hs, conn, writer, room_id, event_id, pdu, head.extremity[2],
-                            _local_txn(hs, sender, txn), push)
+        stream_ordering = await hs.messages.write(message)
     except asyncpg.UniqueViolationError as e:
         if txn is None or e.constraint_name != "event_txn_ids_pkey":
             raise
@@ -167,6 +170,9 @@ async def _send_message(
     except BaseException:
         hs.room_heads.pop(room_id)
         raise
+    writer.record([stream_ordering])
+    hs.event_cache.put(event_id, pdu)
+    sent = Sent(event_id, room_id, stream_ordering, pdu, head.extremity[2])
     hs.room_heads.put_unless_invalidated(generation, room_id, replace(head, extremity=sent.extremity))
     outcome.poke(hs, sent.stream_ordering)
     return sent
@@ -319,24 +325,28 @@ async def _apply_redaction(
     await event_store.mark_redacted(conn, target.event_id, event_id)
 
 
+def _new_event(event_id: str, room_id: str, pdu: dict[str, Any], state_group: int) -> event_store.NewEvent:
+    relates_to = pdu["content"].get("m.relates_to")
+    relation = relates_to if isinstance(relates_to, dict) else {}
+    rel_target, rel_type = relation.get("event_id"), relation.get("rel_type")
+    return event_store.NewEvent(
+        event_id=event_id, room_id=room_id, pdu=pdu, json=orjson.dumps(pdu).decode(), state_group=state_group,
+        relates_to=rel_target if isinstance(rel_target, str) else None,
+        rel_type=rel_type if isinstance(rel_type, str) else None,
+        search=search_store.searchable_text(pdu),
+    )
+
+
 async def _store(
     hs: HomeServer, conn: asyncpg.Connection, writer: Writer, room_id: str, event_id: str, pdu: dict[str, Any],
-    state_group: int | None, txn: event_store.LocalTxn | None, push: event_store.PushWrite | None = None,
+    state_group: int | None, txn: event_store.LocalTxn | None,
 ) -> Sent:
     state_key = pdu.get("state_key")
     key = (pdu["type"], state_key) if state_key is not None else None
     if key is not None:
         state_group = await state_store.create_state_group(conn, room_id, state_group, {key: event_id})
     assert state_group is not None, "the first event of a room is its create event, a state event"
-    relates_to = pdu["content"].get("m.relates_to")
-    relation = relates_to if isinstance(relates_to, dict) else {}
-    rel_target, rel_type = relation.get("event_id"), relation.get("rel_type")
-    stream_ordering = await event_store.insert_event(conn, event_store.NewEvent(
-        event_id=event_id, room_id=room_id, pdu=pdu, json=orjson.dumps(pdu).decode(), state_group=state_group,
-        relates_to=rel_target if isinstance(rel_target, str) else None,
-        rel_type=rel_type if isinstance(rel_type, str) else None,
-        search=search_store.searchable_text(pdu),
-    ), txn, push)
+    stream_ordering = await event_store.insert_event(conn, _new_event(event_id, room_id, pdu, state_group), txn)
     writer.record([stream_ordering])
     hs.event_cache.put(event_id, pdu)
     if key is not None:

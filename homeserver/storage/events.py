@@ -119,19 +119,26 @@ class LocalTxn:
 
 @dataclass(frozen=True, slots=True)
 class PushWrite:
-    """Written in the event's own statement when it is sent outside a transaction: its
-    push actions, and its sender's read position in its thread."""
+    """Written with a message: its push actions, and its sender's read position in its
+    thread."""
 
     thread_id: str
     notifies: Sequence[push_store.Notify]
-    ts: int
 
 
-async def insert_event(conn: Conn, event: NewEvent, txn: LocalTxn | None = None, push: PushWrite | None = None) -> int:
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """A local message (no state key) built on its room's single forward extremity."""
+
+    event: NewEvent
+    txn: LocalTxn | None
+    push: PushWrite
+
+
+async def insert_event(conn: Conn, event: NewEvent, txn: LocalTxn | None = None) -> int:
     """Persist an event in one statement: the row, its edges, the room's forward extremity,
-    the client transaction ID, its full-text index entry and, with ``push``, its push
-    actions and the sender's read position. Return the stream position it drew from
-    stream_seq.
+    the client transaction ID and its full-text index entry. Return the stream position
+    it drew from stream_seq.
 
     The event replaces its ``prev_events`` as the room's forward extremity; when they are
     not all extremities any more (another writer got there first), nothing is inserted
@@ -143,7 +150,6 @@ async def insert_event(conn: Conn, event: NewEvent, txn: LocalTxn | None = None,
     start a chain, are read from its JSON."""
     pdu = event.pdu
     prev_events = list(pdu.get("prev_events", ()))
-    users, actions, notif, highlight = push_store.notify_arrays(push.notifies if push else ())
     stream_ordering = await conn.fetchval(
         "WITH d AS (DELETE FROM forward_extremities WHERE room_id = $2 AND event_id = ANY($14::text[]) RETURNING 1),"
         " e AS ("
@@ -160,17 +166,7 @@ async def insert_event(conn: Conn, event: NewEvent, txn: LocalTxn | None = None,
         " t AS (INSERT INTO event_txn_ids (user_id, device_id, txn_id, event_id, created_ts)"
         "  SELECT $16, $17, $18, $1, $19 FROM e WHERE $18::text IS NOT NULL),"
         " s AS (INSERT INTO event_search (event_id, room_id, key, vector)"
-        "  SELECT $1, $2, $20, to_tsvector('simple', $21) FROM e WHERE $20::text IS NOT NULL ON CONFLICT DO NOTHING),"
-        " r AS (INSERT INTO sent_read_positions (user_id, room_id, thread_id, stream_ordering)"
-        "  SELECT $6, $2, $22, e.stream_ordering FROM e"
-        "  WHERE $22::text IS NOT NULL AND EXISTS (SELECT 1 FROM users WHERE user_id = $6)"
-        "  ON CONFLICT (user_id, room_id, thread_id) DO UPDATE"
-        "  SET stream_ordering = GREATEST(sent_read_positions.stream_ordering, EXCLUDED.stream_ordering)),"
-        " pa AS (INSERT INTO event_push_actions (user_id, room_id, stream_ordering, event_id, thread_id, actions,"
-        "  notif, highlight, ts)"
-        "  SELECT u.user_id, $2, e.stream_ordering, $1, $22, u.actions::jsonb, u.notif, u.highlight, $27"
-        "  FROM e, unnest($23::text[], $24::text[], $25::boolean[], $26::boolean[]) AS u(user_id, actions, notif, highlight)"
-        "  ON CONFLICT DO NOTHING)"
+        "  SELECT $1, $2, $20, to_tsvector('simple', $21) FROM e WHERE $20::text IS NOT NULL ON CONFLICT DO NOTHING)"
         " SELECT stream_ordering FROM e",
         event.event_id, event.room_id, pdu["depth"], pdu["type"], pdu.get("state_key"), pdu["sender"],
         pdu["origin_server_ts"], event.json, event.state_group, event.relates_to, event.rel_type,
@@ -178,11 +174,78 @@ async def insert_event(conn: Conn, event: NewEvent, txn: LocalTxn | None = None,
         txn.user_id if txn else None, txn.device_id if txn else None, txn.txn_id if txn else None,
         txn.now_ms if txn else None,
         event.search[0] if event.search else None, event.search[1] if event.search else None,
-        push.thread_id if push else None, users, actions, notif, highlight, push.ts if push else None,
     )
     if stream_ordering is None:
         raise RoomChanged(event.room_id)
     return stream_ordering
+
+
+# Messages of different rooms, several at once (rooms.group_commit): each row as in
+# insert_event (no auth edges: no state key), plus its push actions and its sender's
+# read position. A row whose prev event is no longer its room's extremity is skipped.
+_INSERT_MESSAGES = """
+WITH input AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::bigint[], $7::text[],
+                         $8::bigint[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::bigint[],
+                         $15::text[], $16::text[], $17::text[])
+        AS i(event_id, room_id, depth, type, sender, ts, json, state_group, relates_to, rel_type, prev,
+             txn_device, txn_id, txn_ts, search_key, search_text, thread_id)
+),
+d AS (DELETE FROM forward_extremities f USING input i WHERE f.room_id = i.room_id AND f.event_id = i.prev
+      RETURNING i.event_id),
+e AS (INSERT INTO events (event_id, room_id, stream_ordering, depth, type, sender, origin_server_ts, json,
+                          state_group, relates_to, rel_type)
+      SELECT event_id, room_id, nextval('stream_seq'), depth, type, sender, ts, json, state_group, relates_to,
+             rel_type
+      FROM input WHERE event_id IN (SELECT event_id FROM d)
+      RETURNING event_id, stream_ordering),
+x AS (SELECT i.*, e.stream_ordering FROM input i JOIN e USING (event_id)),
+p AS (INSERT INTO event_edges (event_id, prev_event_id) SELECT event_id, prev FROM x ON CONFLICT DO NOTHING),
+f AS (INSERT INTO forward_extremities (room_id, event_id) SELECT room_id, event_id FROM x),
+t AS (INSERT INTO event_txn_ids (user_id, device_id, txn_id, event_id, created_ts)
+      SELECT sender, txn_device, txn_id, event_id, txn_ts FROM x WHERE txn_id IS NOT NULL),
+s AS (INSERT INTO event_search (event_id, room_id, key, vector)
+      SELECT event_id, room_id, search_key, to_tsvector('simple', search_text) FROM x
+      WHERE search_key IS NOT NULL ON CONFLICT DO NOTHING),
+r AS (INSERT INTO sent_read_positions (user_id, room_id, thread_id, stream_ordering)
+      SELECT sender, room_id, thread_id, stream_ordering FROM x WHERE EXISTS (SELECT 1 FROM users u WHERE u.user_id = x.sender)
+      ON CONFLICT (user_id, room_id, thread_id) DO UPDATE
+      SET stream_ordering = GREATEST(sent_read_positions.stream_ordering, EXCLUDED.stream_ordering)),
+pa AS (INSERT INTO event_push_actions (user_id, room_id, stream_ordering, event_id, thread_id, actions, notif,
+                                       highlight, ts)
+       SELECT n.user_id, x.room_id, x.stream_ordering, x.event_id, x.thread_id, n.actions::jsonb, n.notif,
+              n.highlight, $23
+       FROM unnest($18::text[], $19::text[], $20::text[], $21::boolean[], $22::boolean[])
+            AS n(event_id, user_id, actions, notif, highlight)
+       JOIN x USING (event_id) ON CONFLICT DO NOTHING)
+SELECT event_id, stream_ordering FROM e
+"""
+
+
+async def insert_messages(conn: Conn, messages: Sequence[NewMessage], now_ms: int) -> dict[str, int]:
+    """Persist messages of different rooms in one statement; return the stream position
+    of each one inserted, by event ID. One missing lost its room to another writer
+    (``RoomChanged`` for its sender). Messages of one room must not share a call."""
+    columns: list[list[Any]] = [[] for _ in range(17)]
+    pushed: list[list[Any]] = [[] for _ in range(5)]
+    for message in messages:
+        event, txn, push = message.event, message.txn, message.push
+        pdu = event.pdu
+        [prev] = pdu["prev_events"]
+        row = (
+            event.event_id, event.room_id, pdu["depth"], pdu["type"], pdu["sender"], pdu["origin_server_ts"],
+            event.json, event.state_group, event.relates_to, event.rel_type, prev,
+            txn.device_id if txn else None, txn.txn_id if txn else None, txn.now_ms if txn else None,
+            event.search[0] if event.search else None, event.search[1] if event.search else None, push.thread_id,
+        )
+        for column, value in zip(columns, row):
+            column.append(value)
+        users, actions, notif, highlight = push_store.notify_arrays(push.notifies)
+        pushed[0] += [event.event_id] * len(users)
+        for column, values in zip(pushed[1:], (users, actions, notif, highlight)):
+            column += values
+    rows = await conn.fetch(_INSERT_MESSAGES, *columns, *pushed, now_ms)
+    return {r["event_id"]: r["stream_ordering"] for r in rows}
 
 
 async def txn_event(conn: Conn, user_id: str, device_id: str, txn_id: str) -> str | None:

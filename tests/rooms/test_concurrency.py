@@ -4,7 +4,12 @@ stored once, and history reads back every event in order."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
+import pytest
+
+from homeserver.rooms.send import Draft, Txn, send_event
+from homeserver.storage import events as event_store
 from tests.helpers import TestServer
 from tests.rooms.test_rooms import create_room
 
@@ -78,3 +83,66 @@ async def test_two_server_processes_on_one_database_never_fork_a_room(start_serv
         assert after["prev"] == [before["event_id"]]
     assert await pool.fetchval("SELECT count(*) FROM events WHERE room_id = $1 AND type = 'm.room.message'",
                                room_id) == 30
+
+
+async def test_a_batch_with_a_retried_transaction(server: TestServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Messages of many rooms sent in the same instant share one statement
+    (rooms/group_commit.py). A client retrying a transaction it already completed, in
+    the same batch, gets its first event back and stores nothing; the others are stored."""
+    hs = server.hs
+    users = [await server.register(f"many{i}") for i in range(6)]
+    rooms = [await create_room(user) for user in users]
+    first = {}
+    for user, room_id in zip(users, rooms):  # also caches each room's head
+        resp = await user.put(f"rooms/{room_id}/send/m.room.message/t0", {"msgtype": "m.text", "body": "first"})
+        first[room_id] = resp.body["event_id"]
+    statements = 0
+    insert_messages = event_store.insert_messages
+
+    async def counting(*args: Any) -> dict[str, int]:
+        nonlocal statements
+        statements += 1
+        return await insert_messages(*args)
+
+    monkeypatch.setattr(event_store, "insert_messages", counting)
+    sent = await asyncio.gather(*(
+        send_event(hs, room_id, user.user_id, Draft("m.room.message", {"msgtype": "m.text", "body": "again"}),
+                   Txn(user.device_id, "t0" if index == 0 else "t1"))
+        for index, (user, room_id) in enumerate(zip(users, rooms))
+    ))
+    # One statement for the batch, which failed on the retried transaction; then one per message.
+    assert statements == 1 + len(users)
+    assert sent[0].event_id == first[rooms[0]]
+    for index, room_id in enumerate(rooms):
+        count = await hs.db.pool.fetchval(
+            "SELECT count(*) FROM events WHERE room_id = $1 AND type = 'm.room.message'", room_id)
+        assert count == (1 if index == 0 else 2)
+        assert sent[index].event_id != first[room_id] or index == 0
+
+
+async def test_messages_of_many_rooms_at_once_share_statements(server: TestServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    hs = server.hs
+    users = [await server.register(f"batch{i}") for i in range(8)]
+    rooms = [await create_room(user) for user in users]
+    for user, room_id in zip(users, rooms):
+        await user.put(f"rooms/{room_id}/send/m.room.message/w", {"msgtype": "m.text", "body": "warm"})
+    statements = 0
+    insert_messages = event_store.insert_messages
+
+    async def counting(*args: Any) -> dict[str, int]:
+        nonlocal statements
+        statements += 1
+        return await insert_messages(*args)
+
+    monkeypatch.setattr(event_store, "insert_messages", counting)
+    sent = await asyncio.gather(*(
+        send_event(hs, room_id, user.user_id, Draft("m.room.message", {"msgtype": "m.text", "body": "hi"}),
+                   Txn(user.device_id, "b"))
+        for user, room_id in zip(users, rooms)
+    ))
+    assert statements == 1
+    orderings = [s.stream_ordering for s in sent]
+    assert len(set(orderings)) == len(users)
+    for s in sent:
+        event = await event_store.get_event(hs.db.pool, s.event_id)
+        assert event is not None and event.stream_ordering == s.stream_ordering
