@@ -8,8 +8,6 @@ from homeserver.api.context import client_ip, get_hs
 from homeserver.errors import MatrixError
 from homeserver.users.sessions import Requester, authenticate
 
-_REQUESTER = web.RequestKey("requester", Requester)
-
 
 def access_token(request: web.Request) -> str | None:
     header = request.headers.get("Authorization")
@@ -23,15 +21,10 @@ def access_token(request: web.Request) -> str | None:
 
 
 async def require_user(request: web.Request) -> Requester:
-    cached = request.get(_REQUESTER)
-    if cached is not None:
-        return cached
     token = access_token(request)
     if token is None:
         raise MatrixError(401, "M_MISSING_TOKEN", "Missing access token")
-    requester = await authenticate(get_hs(request), token, client_ip(request), request.headers.get("User-Agent"))
-    request[_REQUESTER] = requester
-    return requester
+    return await authenticate(get_hs(request), token, client_ip(request), request.headers.get("User-Agent"))
 
 
 async def require_admin(request: web.Request) -> Requester:
