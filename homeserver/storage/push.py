@@ -246,13 +246,12 @@ class UnreadCounts:
 
 
 # Per room, the read positions (furthest receipt of either type, or own event) by thread;
-# an event counts when it is past both the unthreaded position and its thread's, and is
-# not a message from a user the reader ignores (redacted events have no push actions
-# left: events.mark_redacted). The range scan starts at the unthreaded position, on the
-# primary key; the events are looked at only when the reader ignores someone.
+# an event counts when it is past both the room's unthreaded position and its thread's,
+# and is not a message from a user the reader ignores (redacted events have no push
+# actions left: events.mark_redacted). The range scan starts at the unthreaded position,
+# on the primary key; the events are looked at only when the reader ignores someone.
 _UNREAD = """
-WITH rooms(room_id) AS (SELECT DISTINCT unnest($2::text[])),
-positions AS (
+WITH positions AS (
     SELECT room_id, thread_id, max(position) AS position FROM (
         SELECT room_id, thread_id, event_stream_ordering AS position FROM receipts
         WHERE user_id = $1 AND room_id = ANY($2::text[])
@@ -260,28 +259,20 @@ positions AS (
         SELECT room_id, thread_id, stream_ordering FROM sent_read_positions
         WHERE user_id = $1 AND room_id = ANY($2::text[])
     ) p GROUP BY room_id, thread_id
-),
-ignored AS (
-    SELECT COALESCE((SELECT content -> 'ignored_users' FROM account_data
-                     WHERE user_id = $1 AND room_id = '' AND type = 'm.ignored_user_list'), '{}') AS users
 )
-SELECT r.room_id, c.thread_id, c.notifications, c.highlights
-FROM rooms r
-CROSS JOIN LATERAL (
-    SELECT COALESCE(max(position), 0) AS position FROM positions p WHERE p.room_id = r.room_id AND p.thread_id = ''
-) unthreaded
-CROSS JOIN LATERAL (
-    SELECT a.thread_id, count(*) FILTER (WHERE a.notif) AS notifications,
-           count(*) FILTER (WHERE a.highlight) AS highlights
-    FROM event_push_actions a
-    LEFT JOIN positions t ON t.room_id = r.room_id AND t.thread_id = a.thread_id
-    WHERE a.user_id = $1 AND a.room_id = r.room_id AND a.stream_ordering > unthreaded.position
-      AND a.stream_ordering > COALESCE(t.position, 0)
-      AND ((SELECT users FROM ignored) = '{}' OR NOT EXISTS (
-          SELECT 1 FROM events e, ignored i WHERE e.event_id = a.event_id AND e.state_key IS NULL AND i.users ? e.sender
-      ))
-    GROUP BY a.thread_id
-) c
+SELECT a.room_id, a.thread_id, count(*) FILTER (WHERE a.notif) AS notifications,
+       count(*) FILTER (WHERE a.highlight) AS highlights
+FROM (SELECT DISTINCT unnest($2::text[])) AS r(room_id)
+JOIN event_push_actions a ON a.user_id = $1 AND a.room_id = r.room_id AND a.stream_ordering > COALESCE(
+    (SELECT position FROM positions p WHERE p.room_id = r.room_id AND p.thread_id = ''), 0)
+WHERE a.stream_ordering > COALESCE(
+        (SELECT position FROM positions p WHERE p.room_id = a.room_id AND p.thread_id = a.thread_id), 0)
+  AND (NOT EXISTS (SELECT 1 FROM account_data WHERE user_id = $1 AND room_id = '' AND type = 'm.ignored_user_list'
+                   AND content -> 'ignored_users' <> '{}')
+       OR NOT EXISTS (SELECT 1 FROM events e, account_data d WHERE e.event_id = a.event_id AND e.state_key IS NULL
+                      AND d.user_id = $1 AND d.room_id = '' AND d.type = 'm.ignored_user_list'
+                      AND d.content -> 'ignored_users' ? e.sender))
+GROUP BY a.room_id, a.thread_id
 """
 
 
