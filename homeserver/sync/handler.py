@@ -44,9 +44,10 @@ class SyncRequest:
 async def sync(hs: HomeServer, request: SyncRequest) -> dict[str, Any]:
     await presence.set_presence_from_sync(hs, request.user_id, request.set_presence)
     deadline = asyncio.get_running_loop().time() + min(request.timeout_ms, MAX_TIMEOUT_MS) / 1000
+    woken_rooms: frozenset[str] = frozenset()
     while True:
         upto = hs.streams.current()
-        body, joined, has_changes = await _compute(hs, request, upto)
+        body, joined, has_changes = await _compute(hs, request, upto, woken_rooms)
         remaining = deadline - asyncio.get_running_loop().time()
         if has_changes or request.since is None or request.full_state or remaining <= 0 or hs.notifier.closing:
             return body
@@ -57,11 +58,28 @@ async def sync(hs: HomeServer, request: SyncRequest) -> dict[str, Any]:
                 await asyncio.wait_for(waiter.woken.wait(), remaining)
             except TimeoutError:
                 return body
+            woken_rooms = frozenset(waiter.woken_rooms)
 
 
-async def _compute(hs: HomeServer, request: SyncRequest, upto: int) -> tuple[dict[str, Any], list[str], bool]:
+async def _compute(
+    hs: HomeServer, request: SyncRequest, upto: int, woken_rooms: frozenset[str] = frozenset()
+) -> tuple[dict[str, Any], list[str], bool]:
     since = request.since
     position = None if since is None or request.full_state else since.position
+    # A long-poll woken by new events in some rooms: their unread counts are read on a
+    # second connection while this one finds out what else changed.
+    hinted = request.filter.rooms_allowed(sorted(woken_rooms))
+    early = asyncio.ensure_future(_unread_counts(hs, request.user_id, hinted)) if hinted else None
+    try:
+        return await _compute_with(hs, request, upto, since, position, hinted, early)
+    finally:
+        _drop(early)
+
+
+async def _compute_with(
+    hs: HomeServer, request: SyncRequest, upto: int, since: SyncToken | None, position: int | None,
+    hinted: list[str], early: asyncio.Future[dict[str, UnreadCounts] | None] | None,
+) -> tuple[dict[str, Any], list[str], bool]:
     async with hs.db.pool.acquire() as conn:
         probe = None
         if position is not None:
@@ -77,7 +95,10 @@ async def _compute(hs: HomeServer, request: SyncRequest, upto: int) -> tuple[dic
         # The unread counts of the rooms sure to be in the response are read on a second
         # connection while this one builds their sections.
         expected = _rooms_with_news(request.filter, joined, probe)
-        prefetch = asyncio.ensure_future(_unread_counts(hs, request.user_id, expected)) if expected else None
+        if early is not None and set(expected) <= set(hinted):
+            prefetch, expected = early, hinted
+        else:
+            prefetch = asyncio.ensure_future(_unread_counts(hs, request.user_id, expected)) if expected else None
         try:
             ctx = sections.RoomContext(conn, request.user_id, request.device_id, request.filter, upto,
                                        ignored=ignored, memberships=memberships, versions=hs.room_versions)
@@ -95,8 +116,7 @@ async def _compute(hs: HomeServer, request: SyncRequest, upto: int) -> tuple[dic
             prefetched = await prefetch if prefetch else None
             await _unread(ctx, rooms["join"], set(expected) if prefetched is not None else set(), prefetched or {})
         finally:
-            if prefetch is not None and not prefetch.done():
-                prefetch.cancel()
+            _drop(prefetch)
     next_token = SyncToken(upto, typing, to_device_position)
     body: dict[str, Any] = {
         "next_batch": str(next_token),
@@ -113,6 +133,16 @@ async def _compute(hs: HomeServer, request: SyncRequest, upto: int) -> tuple[dic
 
 
 _SECOND_CONNECTION_WAIT_S = 0.01
+
+
+def _drop(future: asyncio.Future[Any] | None) -> None:
+    """Cancel a prefetch nobody awaited, or retrieve its failure so it is not logged."""
+    if future is None:
+        return
+    if not future.done():
+        future.cancel()
+    elif not future.cancelled():
+        future.exception()
 
 
 def _rooms_with_news(f: SyncFilter, joined: list[str], probe: sync_store.Changes | None) -> list[str]:

@@ -22,6 +22,8 @@ class Waiter:
     user_id: str
     rooms: frozenset[str]
     woken: asyncio.Event = field(default_factory=asyncio.Event)
+    # The rooms whose events woke it: the woken /sync can start on them at once.
+    woken_rooms: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -52,7 +54,7 @@ class Notifier:
 
     async def on_events(self, events: Iterable[Any]) -> None:
         for event in events:
-            self._wake(self._by_room.get(event.room_id, ()))
+            self.on_room(event.room_id)
             if event.pdu.get("type") == "m.room.member":
                 self.on_user(event.pdu.get("state_key", ""))
 
@@ -60,7 +62,9 @@ class Notifier:
         self._wake(self._by_user.get(user_id, ()))
 
     def on_room(self, room_id: str) -> None:
-        self._wake(self._by_room.get(room_id, ()))
+        for waiter in self._by_room.get(room_id, ()):
+            waiter.woken_rooms.add(room_id)
+            waiter.woken.set()
 
     @staticmethod
     def _wake(waiters: Iterable[Waiter]) -> None:
