@@ -7,17 +7,7 @@ from aiohttp import web
 
 from homeserver.api.auth import require_user
 from homeserver.api.context import get_hs
-from homeserver.api.media.common import (
-    CACHE_PRIVATE,
-    download_response,
-    file_name_param,
-    media_ref,
-    preview_url,
-    thumbnail_request,
-    thumbnail_response,
-    timeout_ms,
-)
-from homeserver.api.params import query_bool
+from homeserver.api.media.common import download, preview_url, thumbnail
 from homeserver.api.responses import json_response
 
 routes = web.RouteTableDef()
@@ -30,27 +20,14 @@ _MEDIA = "/_matrix/client/v1/media"
 async def get_download(request: web.Request) -> web.StreamResponse:
     """GET /_matrix/client/v1/media/download/{serverName}/{mediaId}[/{fileName}]"""
     await require_user(request)
-    hs = get_hs(request)
-    server_name, media_id = media_ref(request)
-    media = await hs.media.media(
-        server_name, media_id, authenticated=True, timeout_ms=timeout_ms(request),
-        allow_remote=query_bool(request, "allow_remote", True),
-    )
-    return download_response(hs.media.store, media, file_name_param(request), CACHE_PRIVATE)
+    return await download(request, authenticated=True)
 
 
 @routes.get(_MEDIA + "/thumbnail/{server_name}/{media_id}")
 async def get_thumbnail(request: web.Request) -> web.StreamResponse:
     """GET /_matrix/client/v1/media/thumbnail/{serverName}/{mediaId}"""
     await require_user(request)
-    hs = get_hs(request)
-    server_name, media_id = media_ref(request)
-    wanted, animated = thumbnail_request(request)
-    media = await hs.media.media(
-        server_name, media_id, authenticated=True, timeout_ms=timeout_ms(request),
-        allow_remote=query_bool(request, "allow_remote", True),
-    )
-    return thumbnail_response(hs.media.store, await hs.media.thumbnail(media, wanted, animated), CACHE_PRIVATE)
+    return await thumbnail(request, authenticated=True)
 
 
 @routes.get(_MEDIA + "/config")

@@ -98,6 +98,32 @@ def file_name_param(request: web.Request) -> str | None:
     return request.match_info.get("file_name") or None
 
 
+async def download(request: web.Request, *, authenticated: bool) -> web.StreamResponse:
+    """A download on either path: the v1 client one (``authenticated``, privately
+    cacheable) or the legacy one (subject to the freeze, publicly cacheable)."""
+    hs = get_hs(request)
+    media = await _requested_media(request, authenticated)
+    cache = CACHE_PRIVATE if authenticated else CACHE_PUBLIC
+    return download_response(hs.media.store, media, file_name_param(request), cache)
+
+
+async def thumbnail(request: web.Request, *, authenticated: bool) -> web.StreamResponse:
+    """A thumbnail on either path (see ``download``)."""
+    hs = get_hs(request)
+    wanted, animated = thumbnail_request(request)
+    media = await _requested_media(request, authenticated)
+    served = await hs.media.thumbnail(media, wanted, animated)
+    return thumbnail_response(hs.media.store, served, CACHE_PRIVATE if authenticated else CACHE_PUBLIC)
+
+
+async def _requested_media(request: web.Request, authenticated: bool) -> Media:
+    server_name, media_id = media_ref(request)
+    return await get_hs(request).media.media(
+        server_name, media_id, authenticated=authenticated, timeout_ms=timeout_ms(request),
+        allow_remote=query_bool(request, "allow_remote", True),
+    )
+
+
 def download_response(store: MediaStore, media: Media, filename: str | None, cache: str) -> web.StreamResponse:
     """The uploaded bytes, as uploaded, with the file name from the URL or the upload."""
     assert media.sha256 is not None and media.content_type is not None and media.size is not None

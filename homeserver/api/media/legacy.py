@@ -12,17 +12,7 @@ from aiohttp import web
 
 from homeserver.api.auth import require_user
 from homeserver.api.context import get_hs
-from homeserver.api.media.common import (
-    CACHE_PUBLIC,
-    download_response,
-    file_name_param,
-    media_ref,
-    preview_url,
-    thumbnail_request,
-    thumbnail_response,
-    timeout_ms,
-)
-from homeserver.api.params import query_bool
+from homeserver.api.media.common import download, preview_url, thumbnail
 from homeserver.api.responses import json_response
 
 routes = web.RouteTableDef()
@@ -34,26 +24,13 @@ _MEDIA = "/_matrix/media/{_version:(?:r0|v3)}"
 @routes.get(_MEDIA + "/download/{server_name}/{media_id}/{file_name:.*}")
 async def get_download(request: web.Request) -> web.StreamResponse:
     """GET /_matrix/media/v3/download/{serverName}/{mediaId}[/{fileName}]"""
-    hs = get_hs(request)
-    server_name, media_id = media_ref(request)
-    media = await hs.media.media(
-        server_name, media_id, authenticated=False, timeout_ms=timeout_ms(request),
-        allow_remote=query_bool(request, "allow_remote", True),
-    )
-    return download_response(hs.media.store, media, file_name_param(request), CACHE_PUBLIC)
+    return await download(request, authenticated=False)
 
 
 @routes.get(_MEDIA + "/thumbnail/{server_name}/{media_id}")
 async def get_thumbnail(request: web.Request) -> web.StreamResponse:
     """GET /_matrix/media/v3/thumbnail/{serverName}/{mediaId}"""
-    hs = get_hs(request)
-    server_name, media_id = media_ref(request)
-    wanted, animated = thumbnail_request(request)
-    media = await hs.media.media(
-        server_name, media_id, authenticated=False, timeout_ms=timeout_ms(request),
-        allow_remote=query_bool(request, "allow_remote", True),
-    )
-    return thumbnail_response(hs.media.store, await hs.media.thumbnail(media, wanted, animated), CACHE_PUBLIC)
+    return await thumbnail(request, authenticated=False)
 
 
 @routes.get(_MEDIA + "/config")
