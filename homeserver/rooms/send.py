@@ -132,6 +132,11 @@ class RoomHead:
     extremity: tuple[str, int, int]
     members: list[push_store.Recipient]
     member_count: int
+    # (sender, event type) pairs already authorised against this head's state. For an
+    # event that is neither state nor a redaction the auth rules look at nothing else
+    # (the sender's membership and power level, the type's required level), and message
+    # sends never change the state, so the answer holds until the head is dropped.
+    authorised: set[tuple[str, str]] = field(default_factory=set)
 
 
 async def _send_message(
@@ -148,7 +153,11 @@ async def _send_message(
     head = hs.room_heads.get(room_id) or await _load_head(hs, conn, room_id, sender, txn)
     if isinstance(head, Sent):
         return head
-    event_id, pdu, auth_state = await _build(hs, conn, head.room_version, room_id, sender, draft, [head.extremity])
+    event_id, pdu, auth_state = await _build(
+        hs, conn, head.room_version, room_id, sender, draft, [head.extremity],
+        authorised=(sender, draft.type) in head.authorised,
+    )
+    head.authorised.add((sender, draft.type))
     thread_id = await push_evaluate.thread_of(conn, draft.content)
     recipients = [m for m in head.members if m.user_id != sender]
     outcome = await push_evaluate.evaluate(
@@ -248,10 +257,11 @@ async def persist_local(
 
 async def _build(
     hs: HomeServer, conn: asyncpg.Connection, room_version: RoomVersion, room_id: str | None, sender: str,
-    draft: Draft, extremities: list[tuple[str, int, int]],
+    draft: Draft, extremities: list[tuple[str, int, int]], *, authorised: bool = False,
 ) -> tuple[str, dict[str, Any], dict[StateKey, dict[str, Any]]]:
     """Build, hash and sign the event on top of ``extremities`` and authorise it against
-    the state before it; return its ID, the PDU and that state's auth events."""
+    the state before it (unless the caller knows it is: ``authorised``); return its ID,
+    the PDU and that state's auth events."""
     state_group = extremities[0][2] if extremities else None
     keys = set(builder.auth_types_for_event(room_version, draft.type, draft.state_key, sender, draft.content))
     state_ids = await _state_entries(hs, conn, state_group, frozenset(keys | {CREATE_KEY})) if state_group else {}
@@ -273,7 +283,8 @@ async def _build(
             server_name=hs.server_name,
             signing_key=hs.server_key,
         )
-        auth_rules.check_auth(room_version, pdu, auth_state)
+        if not authorised:
+            auth_rules.check_auth(room_version, pdu, auth_state)
     except EventFormatError as e:
         raise MatrixError(400, "M_BAD_JSON", str(e)) from None
     except AuthError as e:
