@@ -16,9 +16,11 @@ class LruCache(Generic[K, V]):
     def __init__(self, max_size: int) -> None:
         self._max_size = max_size
         self._entries: OrderedDict[K, V] = OrderedDict()
-        # Counts invalidations: a reader that loaded a value from the database caches it
-        # only if no invalidation happened meanwhile (else it could cache what a
-        # concurrent writer just deleted).
+        # Counts clear()s: a reader that loaded a value from the database caches it only
+        # if the cache was not cleared meanwhile (else it could cache what a concurrent
+        # writer just deleted). pop() leaves it alone: who pops one key must keep loaders
+        # of that key out themselves (the room heads' pops and loads share the room lock),
+        # and counting it would stop every other key's updates too.
         self.generation = 0
 
     def get(self, key: K) -> V | None:
@@ -39,7 +41,6 @@ class LruCache(Generic[K, V]):
 
     def pop(self, key: K) -> None:
         self._entries.pop(key, None)
-        self.generation += 1
 
     def clear(self) -> None:
         self._entries.clear()

@@ -1,11 +1,15 @@
-"""Sending an event: build, authorise against the state before it, persist in one
-transaction, then notify.
+"""Sending an event: build, authorise against the state before it, persist, then notify.
 
 Local event creation is serialised per room: an in-process lock keeps this process's
 senders in order (and off the connection pool while they wait), and the write checks that
 the forward extremity it built on is still there, so another server process on the same
 database makes a send rebuild rather than fork the room. The room keeps one forward
 extremity after every local send.
+
+Two paths: a message (neither state nor a redaction) is built on the room's cached head
+and written by the group commit in one statement shared with other rooms' messages; a
+state event or redaction reads the room and writes in a transaction of its own (state
+groups, current state, memberships), and drops the cached head.
 """
 
 from __future__ import annotations
