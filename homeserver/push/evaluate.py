@@ -18,6 +18,7 @@ import orjson
 
 from homeserver.events.constants import MEMBER, POWER_LEVELS_KEY
 from homeserver.events.errors import AuthError
+from homeserver.events.pdu import content_of
 from homeserver.events.power_levels import parse_power_level, user_power_level
 from homeserver.events.room_versions import RoomVersion
 from homeserver.push import RulesCache, rules
@@ -51,7 +52,7 @@ async def on_event(
     notify, and mark it read for its sender. ``auth_state`` is the state the event was
     authorised against (its power levels and create event decide room notifications)."""
     pdu = persisted.pdu
-    thread_id = await thread_of(conn, _content(pdu))
+    thread_id = await thread_of(conn, content_of(pdu))
     invitee = invitee_of(hs, pdu)
     recipients, member_count = await store.recipients_and_mark_read(
         conn, persisted.room_id, pdu["sender"], invitee, thread_id, persisted.stream_ordering, wants_names(pdu)
@@ -81,7 +82,7 @@ class Outcome:
 
 def invitee_of(hs: HomeServer, pdu: Mapping[str, Any]) -> str | None:
     """The local user a membership invite is for, who is evaluated though not joined."""
-    content = _content(pdu)
+    content = content_of(pdu)
     if pdu["type"] == MEMBER and content.get("membership") == "invite" and hs.is_mine(pdu.get("state_key", "")):
         return pdu["state_key"]
     return None
@@ -89,7 +90,7 @@ def invitee_of(hs: HomeServer, pdu: Mapping[str, Any]) -> str | None:
 
 def wants_names(pdu: Mapping[str, Any]) -> bool:
     """Display names are read only when a legacy body mention could match."""
-    content = _content(pdu)
+    content = content_of(pdu)
     return isinstance(content.get("body"), str) and "m.mentions" not in content
 
 
@@ -121,11 +122,6 @@ async def evaluate(
         if result.notify and recipient.has_pushers:
             to_push.append(recipient.user_id)
     return Outcome(notifies, to_push)
-
-
-def _content(pdu: Mapping[str, Any]) -> Mapping[str, Any]:
-    content = pdu.get("content")
-    return content if isinstance(content, dict) else {}
 
 
 async def thread_of(conn: Any, content: Mapping[str, Any]) -> str:

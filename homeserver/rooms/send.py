@@ -79,6 +79,8 @@ class Sent:
 
 # How often a send is rebuilt when another process moved the room on under it.
 MAX_ATTEMPTS = 10
+# The unique key that makes a client transaction ID produce one event.
+TXN_KEY = "event_txn_ids_pkey"
 
 
 async def send_event(hs: HomeServer, room_id: str, sender: str, draft: Draft, txn: Txn | None = None) -> Sent:
@@ -87,9 +89,11 @@ async def send_event(hs: HomeServer, room_id: str, sender: str, draft: Draft, tx
         try:
             sent = await _send_once(hs, room_id, sender, draft, txn)
             break
-        except (event_store.RoomChanged, asyncpg.UniqueViolationError):
+        except (event_store.RoomChanged, asyncpg.UniqueViolationError) as e:
             # Another process extended the room, or stored this very client transaction,
             # first: the next attempt reads what it wrote.
+            if isinstance(e, asyncpg.UniqueViolationError) and e.constraint_name != TXN_KEY:
+                raise
             if attempt == MAX_ATTEMPTS - 1:
                 raise MatrixError(503, "M_UNKNOWN", "The room is too busy; try again") from None
             # Jittered backoff, so two processes racing on one room stop colliding.
@@ -174,7 +178,7 @@ async def _send_message(
     try:
         stream_ordering = await hs.messages.write(message)
     except asyncpg.UniqueViolationError as e:
-        if txn is None or e.constraint_name != "event_txn_ids_pkey":
+        if txn is None or e.constraint_name != TXN_KEY:
             raise
         event_id = await event_store.txn_event(conn, sender, txn.device_id, txn.txn_id)
         if event_id is None:  # a race with another process; the retry reads its event
@@ -192,11 +196,11 @@ async def _send_message(
 
 
 async def _load_head(
-    hs: HomeServer, conn: asyncpg.Connection, room_id: str, sender: str, txn: Txn | None
+    hs: HomeServer, conn: event_store.Conn, room_id: str, sender: str, txn: Txn | None
 ) -> RoomHead | Sent:
     """Read the room's head (or the event a retried client transaction produced)."""
     generation = hs.room_heads.generation
-    context = await event_store.send_context(conn, room_id, sender, *_txn_key(txn), recipients=True, member_json=True)
+    context = await event_store.send_context(conn, room_id, sender, *_txn_key(txn), recipients=True)
     if context is None:
         raise MatrixError(404, "M_NOT_FOUND", "Unknown room")
     if context.txn_event_id is not None:
@@ -218,7 +222,7 @@ def _local_txn(hs: HomeServer, sender: str, txn: Txn | None) -> event_store.Loca
     return event_store.LocalTxn(sender, txn.device_id, txn.txn_id, hs.clock.now_ms()) if txn else None
 
 
-async def _sent(conn: asyncpg.Connection, event_id: str) -> Sent:
+async def _sent(conn: event_store.Conn, event_id: str) -> Sent:
     event = await event_store.get_event(conn, event_id)
     assert event is not None
     return Sent(event.event_id, event.room_id, event.stream_ordering, event.pdu, event.state_group)
@@ -260,7 +264,7 @@ async def persist_local(
 
 
 async def _build(
-    hs: HomeServer, conn: asyncpg.Connection, room_version: RoomVersion, room_id: str | None, sender: str,
+    hs: HomeServer, conn: event_store.Conn, room_version: RoomVersion, room_id: str | None, sender: str,
     draft: Draft, extremities: list[tuple[str, int, int]], *, authorised: bool = False,
 ) -> tuple[str, dict[str, Any], dict[StateKey, dict[str, Any]]]:
     """Build, hash and sign the event on top of ``extremities`` and authorise it against
@@ -297,7 +301,7 @@ async def _build(
 
 
 async def _state_entries(
-    hs: HomeServer, conn: asyncpg.Connection, state_group: int, keys: frozenset[StateKey]
+    hs: HomeServer, conn: event_store.Conn, state_group: int, keys: frozenset[StateKey]
 ) -> dict[StateKey, str]:
     cached = hs.state_cache.get((state_group, keys))
     if cached is None:
@@ -306,7 +310,7 @@ async def _state_entries(
     return cached
 
 
-async def _pdus(hs: HomeServer, conn: asyncpg.Connection, event_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+async def _pdus(hs: HomeServer, conn: event_store.Conn, event_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
     """Events as signed, from the cache where possible (they never change once stored)."""
     found: dict[str, dict[str, Any]] = {}
     missing = []
@@ -337,7 +341,7 @@ async def _apply_redaction(
         user_power_level(room_version, sender, auth_state) < named_level(room_version, auth_state, "redact")
     ):
         raise MatrixError(403, "M_FORBIDDEN", "You may not redact this event")
-    await event_store.mark_redacted(conn, target.event_id, event_id)
+    await event_store.mark_redacted(conn, target, event_id)
 
 
 def _new_event(event_id: str, room_id: str, pdu: dict[str, Any], state_group: int) -> event_store.NewEvent:

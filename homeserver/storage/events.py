@@ -82,20 +82,20 @@ class SendContext:
 
 async def send_context(
     conn: Conn, room_id: str, user_id: str, device_id: str | None, txn_id: str | None, *,
-    recipients: bool = False, member_json: bool = False,
+    recipients: bool = False,
 ) -> SendContext | None:
     """Everything a local send reads before building its event, in one query; None for
     an unknown room. ``recipients`` also reads the push recipients of a message: the
-    joined local members (with their membership event JSON if ``member_json``)."""
+    joined local members, with their membership event JSON (display names)."""
     row = await conn.fetchrow(
         "SELECT r.room_version,"
         " (SELECT event_id FROM event_txn_ids WHERE user_id = $2 AND device_id = $3 AND txn_id = $4) AS txn_event,"
         " (SELECT array_agg(e.event_id || ' ' || e.depth || ' ' || e.state_group) FROM forward_extremities f"
         "  JOIN events e USING (event_id) WHERE f.room_id = $1) AS extremities,"
         f" CASE WHEN $5 THEN {push_store.member_count_sql('$1')} END AS member_count,"
-        f" CASE WHEN $5 THEN {push_store.recipients_sql('$1', 'NULL', 'NULL', '$6::boolean')}::text END AS recipients"
+        f" CASE WHEN $5 THEN {push_store.recipients_sql('$1', 'NULL', 'NULL', 'true')}::text END AS recipients"
         " FROM rooms r WHERE r.room_id = $1",
-        room_id, user_id, device_id, txn_id, recipients, member_json,
+        room_id, user_id, device_id, txn_id, recipients,
     )
     if row is None:
         return None
@@ -266,12 +266,15 @@ async def get_events(conn: Conn, event_ids: Iterable[str]) -> dict[str, StoredEv
     return {r["event_id"]: _event(r) for r in rows}
 
 
-async def mark_redacted(conn: Conn, event_id: str, redaction_id: str) -> None:
+async def mark_redacted(conn: Conn, event: StoredEvent, redaction_id: str) -> None:
     """Record the redaction; a redacted event no longer notifies anyone (its push actions
-    go, so unread counts never need to look at the event)."""
+    go, so unread counts never need to look at the event). They are found by the primary
+    key (user, room, stream position), for every user who was ever in the room."""
     await conn.execute(
-        "WITH a AS (DELETE FROM event_push_actions WHERE event_id = $1)"
-        " UPDATE events SET redacted_by = $2 WHERE event_id = $1 AND redacted_by IS NULL", event_id, redaction_id
+        "WITH a AS (DELETE FROM event_push_actions WHERE room_id = $2 AND stream_ordering = $3"
+        "  AND user_id IN (SELECT user_id FROM room_memberships WHERE room_id = $2))"
+        " UPDATE events SET redacted_by = $4 WHERE event_id = $1 AND redacted_by IS NULL",
+        event.event_id, event.room_id, event.stream_ordering, redaction_id,
     )
 
 
