@@ -12,7 +12,7 @@ from homeserver.rooms.send import Draft, Sent, send_event
 from homeserver.server import HomeServer
 from homeserver.storage import rooms as room_store
 from homeserver.storage import users as user_store
-from homeserver.users.identifiers import split_user_id
+from homeserver.identifiers import split_user_id
 
 
 async def member_content(hs: HomeServer, user_id: str, membership: str, **extra: Any) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from homeserver.storage import rooms as room_store
 from homeserver.storage import users as user_store
 from homeserver.storage.users import Profile
 from homeserver.users import directory
-from homeserver.users.sessions import Requester
+from homeserver.requester import Requester
 
 log = logging.getLogger(__name__)
 
