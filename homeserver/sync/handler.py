@@ -71,9 +71,13 @@ async def sync(hs: HomeServer, request: SyncRequest) -> dict[str, Any]:
                 await asyncio.wait_for(waiter.woken.wait(), remaining)
             except TimeoutError:
                 return computed.body
-            # Every change up to the positions readable now has been dispatched, so the
-            # waiter holds each of them that concerns it: take both at once.
+            # Alone on the database, every change up to the positions readable now has
+            # been dispatched, so the waiter holds each of them that concerns it: take
+            # both at once. With other processes, a position can settle before the news
+            # of what was written there arrives: only the database knows all of it.
             changes, (readable, seq) = waiter.changes, hs.feed.current()
+            if hs.peers.active:
+                changes = None
         answered = await _answer_from(hs, request, computed, changes, readable, seq) if changes is not None else None
         # Nothing new up to the last response's positions: what comes next is new after them.
         computed = answered or await compute(hs, request, computed.token, readable, seq)
