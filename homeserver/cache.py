@@ -5,16 +5,26 @@ database and never global state.
 
 An entry may carry tags (a room ID, a user ID, ...): ``invalidate(tag)`` drops every
 entry with that tag, or with that key, so a change makes stale exactly what it touched.
+
+A reader that loads a value from the database caches it with ``put_unless_invalidated``,
+passing the ``generation`` it read before loading: the value is cached only if neither
+its key nor any of its tags was invalidated meanwhile (else it could cache what a
+concurrent writer just changed). Invalidations of other keys do not stand in its way.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 K = TypeVar("K")
 V = TypeVar("V")
+
+
+# How many recent invalidations are remembered by key or tag; a load that began before
+# the oldest remembered one is not cached.
+_REMEMBERED = 10_000
 
 
 class LruCache(Generic[K, V]):
@@ -23,12 +33,14 @@ class LruCache(Generic[K, V]):
         self._entries: OrderedDict[K, V] = OrderedDict()
         self._tags_of: dict[K, tuple[str, ...]] = {}
         self._keys_by_tag: dict[str, set[K]] = {}
-        # Counts invalidations: a reader that loaded a value from the database caches it
-        # only if nothing was invalidated meanwhile (else it could cache what a
-        # concurrent writer just deleted). pop() leaves it alone: who pops one key must
-        # keep loaders of that key out themselves (the room heads' pops and loads share
-        # the room lock), and counting it would stop every other key's updates too.
+        # Counts invalidations. pop() leaves it alone: who pops one key must keep loaders
+        # of that key out themselves (the room heads' pops and loads share the room lock).
         self.generation = 0
+        # Key or tag -> the generation of its latest invalidation, the oldest first.
+        self._invalidated: OrderedDict[Any, int] = OrderedDict()
+        # Loads that began before this generation are not cached (a clear, or forgotten
+        # invalidations).
+        self._floor = 0
 
     def get(self, key: K) -> V | None:
         value = self._entries.get(key)
@@ -50,25 +62,36 @@ class LruCache(Generic[K, V]):
             self._untag(oldest)
 
     def put_unless_invalidated(self, generation: int, key: K, value: V, tags: Iterable[str] = ()) -> None:
-        if generation == self.generation:
-            self.put(key, value, tags)
+        tags = tuple(tags)
+        if generation < self._floor:
+            return
+        if any(self._invalidated.get(name, -1) > generation for name in (key, *tags)):
+            return
+        self.put(key, value, tags)
 
     def pop(self, key: K) -> None:
         self._entries.pop(key, None)
         self._untag(key)
 
-    def invalidate(self, tag: str | None) -> None:
+    def invalidate(self, tag: Any) -> None:
         """Drop every entry tagged ``tag`` (or keyed by it); None drops everything."""
         self.generation += 1
         if tag is None:
             self._entries.clear()
             self._tags_of.clear()
             self._keys_by_tag.clear()
+            self._invalidated.clear()
+            self._floor = self.generation
             return
+        self._invalidated[tag] = self.generation
+        self._invalidated.move_to_end(tag)
+        while len(self._invalidated) > _REMEMBERED:
+            _, forgotten = self._invalidated.popitem(last=False)
+            self._floor = max(self._floor, forgotten)
         for key in list(self._keys_by_tag.get(tag, ())):
             self.pop(key)
-        if tag in self._entries:  # type: ignore[operator]
-            self.pop(tag)  # type: ignore[arg-type]
+        if tag in self._entries:
+            self.pop(tag)
 
     def clear(self) -> None:
         self.invalidate(None)

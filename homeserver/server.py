@@ -139,12 +139,21 @@ class HomeServer:
         self.feed.subscribe(self.presence.on_change)
         self.feed.subscribe(self.typing.on_change)
         await self.peers.start()
+        self._register_gauges()
         self.leases.add("pushers", self.pushers.run)
         if self.presence.enabled:
             self.leases.add("presence-timeouts", self.presence.sweep_forever)
         self.leases.add("typing-expiry", self.typing.expire_forever)
         self.leases.add("rate-limit-cleanup", self.ratelimiter.clean_forever)
         self.leases.start()
+
+    def _register_gauges(self) -> None:
+        pool = self.db.pool
+        self.metrics.gauge("homeserver_sync_parked", "Parked /sync long-polls", lambda: self.feed.waiting)
+        self.metrics.gauge("homeserver_db_pool_connections", "Open database connections in the pool", pool.get_size)
+        self.metrics.gauge("homeserver_db_pool_idle", "Idle database connections in the pool", pool.get_idle_size)
+        self.metrics.gauge("homeserver_processes", "Server processes on the database, this one included",
+                           lambda: len(self.peers.others) + 1)
 
     async def close(self) -> None:
         self.feed.close()

@@ -111,6 +111,9 @@ async def _send_once(hs: HomeServer, room_id: str, sender: str, draft: Draft, tx
         # A state event or redaction: the next message re-reads the room, in every process.
         writer.invalidate(ROOM_HEADS, room_id)
         async with hs.db.transaction() as conn:
+            # Other processes' state events and redactions in this room wait here (their
+            # messages are caught by the extremity check, without waiting).
+            await event_store.lock_room(conn, room_id)
             context = await event_store.send_context(conn, room_id, sender, *_txn_key(txn))
             if context is None:
                 raise MatrixError(404, "M_NOT_FOUND", "Unknown room")

@@ -48,10 +48,11 @@ class Database:
         )
         return cls(pool, url, settings)
 
-    async def connect_one(self) -> asyncpg.Connection:
+    async def connect_one(self, application_name: str = "homeserver") -> asyncpg.Connection:
         """A connection of its own, outside the pool (the change feed's LISTEN and
         session locks live on one for as long as it lasts)."""
-        conn = await asyncpg.connect(self.url, server_settings=self.server_settings)
+        settings = {**self.server_settings, "application_name": application_name}
+        conn = await asyncpg.connect(self.url, server_settings=settings)
         await _init_connection(conn)
         return conn
 

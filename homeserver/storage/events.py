@@ -85,6 +85,16 @@ class SendContext:
     member_count: int = 0
 
 
+# Advisory lock class of a room's local event creation, across processes: (class, hash).
+ROOM_LOCK_CLASS = 0x726F6F6D  # "room"
+
+
+async def lock_room(conn: asyncpg.Connection, room_id: str) -> None:
+    """Serialise, until the transaction ends, the state events and redactions every
+    server process creates in the room."""
+    await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", ROOM_LOCK_CLASS, room_id)
+
+
 async def send_context(
     conn: Conn, room_id: str, user_id: str, device_id: str | None, txn_id: str | None, *,
     recipients: bool = False,

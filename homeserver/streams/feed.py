@@ -22,6 +22,8 @@ write. Changes are dispatched in position order; the latest ones are remembered,
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
@@ -113,7 +115,12 @@ class ChangeFeed:
     _waiters: Waiters = field(default_factory=Waiters)
     _caches: dict[str, Callable[[str | None], None]] = field(default_factory=dict)
     _subscribers: list[Subscriber] = field(default_factory=list)
-    _pending: list[Change] = field(default_factory=list)
+    # Committed changes waiting for their positions to be readable: a heap per stream,
+    # by the change's position in its first stream, and those of several streams whose
+    # first stream is readable but not yet another one.
+    _pending: dict[Stream, list[tuple[int, int, Change]]] = field(default_factory=dict)
+    _straddling: list[Change] = field(default_factory=list)
+    _tiebreak: itertools.count = field(default_factory=itertools.count)
     _readable: list[int] = field(default_factory=list)
     # Dispatched changes by dispatch sequence number: (seq, change).
     _recent: deque[tuple[int, Change]] = field(default_factory=lambda: deque(maxlen=RECENT_CHANGES))
@@ -149,7 +156,7 @@ class ChangeFeed:
         directly for a change that took no positions, such as a cache invalidation).
         With ``confirm``, return once every other process has dropped its stale entries."""
         self._invalidate(change.invalidations, local=True)
-        self._pending.append(change)
+        self._hold(change)
         self._advance()
         if self.peers is not None and self.peers.active:
             await self.peers.publish(change, confirm)
@@ -159,7 +166,7 @@ class ChangeFeed:
         self._invalidate(change.invalidations)
         for position in change.positions.values():
             self._positions.observe(position)
-        self._pending.append(change)
+        self._hold(change)
         self._advance()
 
     # -- caches and subscribers -------------------------------------------------------
@@ -231,7 +238,14 @@ class ChangeFeed:
     # -- dispatch ---------------------------------------------------------------------
 
     def has_pending(self) -> bool:
-        return bool(self._pending)
+        return bool(self._straddling) or any(self._pending.values())
+
+    def _hold(self, change: Change) -> None:
+        if not change.positions:
+            self._straddling.append(change)  # nothing to wait for: dispatched at once
+            return
+        stream = min(change.positions)
+        heapq.heappush(self._pending.setdefault(stream, []), (change.positions[stream], next(self._tiebreak), change))
 
     def advance(self) -> None:
         """Readable positions may have moved (another process's write settled)."""
@@ -245,20 +259,23 @@ class ChangeFeed:
         ]
         # Readable positions never go back, even when a peer's view lags this process's.
         self._readable = [max(old, new) for old, new in zip(self._readable, readable)]
-        if not self._pending:
-            return
-        ready = [c for c in self._pending if all(p <= self._readable[s] for s, p in c.positions.items())]
-        if not ready:
-            if peers is not None:
-                peers.settle()
-            return
-        ready_ids = {id(c) for c in ready}
-        self._pending = [c for c in self._pending if id(c) not in ready_ids]
+        ready = []
+        for stream, heap in self._pending.items():
+            while heap and heap[0][0] <= self._readable[stream]:
+                self._straddling.append(heapq.heappop(heap)[2])
+        if self._straddling:
+            waiting = []
+            for change in self._straddling:
+                (ready if self._is_readable(change) else waiting).append(change)
+            self._straddling = waiting
         ready.sort(key=lambda c: min(c.positions.values(), default=0))
         for change in ready:
             self._dispatch(change)
-        if self._pending and peers is not None:
+        if peers is not None and self.has_pending():
             peers.settle()
+
+    def _is_readable(self, change: Change) -> bool:
+        return all(p <= self._readable[s] for s, p in change.positions.items())
 
     def _dispatch(self, change: Change) -> None:
         self._seq += 1

@@ -1,30 +1,32 @@
 """Other server processes on the same database: how changes and positions cross between
 them (DESIGN.md "Scale": the processes share nothing but PostgreSQL).
 
-Each process keeps two connections of its own. On the first it LISTENs on one channel
-and holds a session advisory lock naming it, ``(PROCESS_LOCK_CLASS, number)``, for as long
-as it lives: the set of those locks is the set of live processes. The second sends
-notifications and asks PostgreSQL which writes are in flight.
+Each process keeps three connections of its own. On the first it LISTENs on one channel
+and holds a session advisory lock naming it, ``(PROCESS_LOCK_CLASS, number)``, for as
+long as it lives: the set of those locks is the set of live processes. The second sends
+notifications, the third asks PostgreSQL which writes are in flight.
 
-Alone, a process needs neither: its own writes are all there are, and ``Positions``
+Alone, a process needs none of it: its own writes are all there are, and ``Positions``
 knows them exactly. A process that starts while others run announces itself ("join")
 and serves only once each of them has answered, so none of them can hand a reader a
 position past its writes. From then on, in every process:
 
 - a committed change is announced to the others with NOTIFY (split to fit PostgreSQL's
-  payload limit); a change that must be seen everywhere before it is answered (an ended
-  session) waits until every other process has confirmed it;
+  payload limit; the changes committed meanwhile go out together in one statement); a
+  change that must be seen everywhere before it is answered (an ended session) waits
+  until every other process has confirmed it;
 - a position is readable only once no write of its stream that could hold a lower
   position is in flight anywhere. Every write holds a shared advisory lock of its stream
-  from before it draws a position until it commits (``feed.lock_sql``), so one query
-  (``stream_writers``, migration 0020) reads the sequence's last value and then the writes
-  holding those locks: every position up to that value is settled once all of those
-  writes have ended. Writes that roll back send nothing, so a poll that finds writes
-  still running polls again shortly.
+  from before it draws a position until it commits (storage/stream_locks.py), so one
+  query (``stream_writers``, migration 0020) reads the sequence's last value and then the
+  writes holding those locks: every position up to that value is settled once all of
+  those writes have ended. Writes that roll back send nothing, so a poll that finds
+  writes still running polls again shortly.
 
 A process that loses its connection stops dispatching (it cannot know what the others
-wrote meanwhile), reconnects with backoff, joins again and then wakes every waiter and
-drops every cache: everyone catches up from the database. A process that sees another
+wrote meanwhile), reconnects with backoff, joins again, wakes every waiter and drops
+every cache: everyone catches up from the database; it also asks the others to catch up
+("reset"), as they may have missed its announcements. A process that sees another
 disappear does the same, since the dead one may have committed a change it never
 announced.
 """
@@ -42,9 +44,9 @@ from typing import Any
 import asyncpg
 import orjson
 
+from homeserver.storage.stream_locks import WRITE_LOCK_CLASS
 from homeserver.streams import changes as change_codec
 from homeserver.streams.changes import Change
-from homeserver.storage.stream_locks import WRITE_LOCK_CLASS
 from homeserver.streams.feed import ChangeFeed
 from homeserver.streams.positions import ALL_STREAMS, Stream
 
@@ -57,8 +59,10 @@ ANSWER_TIMEOUT_S = 10.0
 # While other processes run: how often the set of live processes is checked.
 LIVENESS_INTERVAL_S = 1.0
 RECONNECT_BACKOFF_S = (0.1, 5.0)
-
-Connect = Callable[[], Awaitable[asyncpg.Connection]]
+# Opens a connection outside the pool, named for pg_stat_activity.
+Connect = Callable[[str], Awaitable[asyncpg.Connection]]
+APPLICATION_NAME = "homeserver-feed"
+_DATABASE_ERRORS = (OSError, ConnectionError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
 @dataclass
@@ -81,8 +85,10 @@ class Peers:
     _snapshots: dict[Stream, list[_Snapshot]] = field(default_factory=dict)
     _listen: asyncpg.Connection | None = None
     _send: asyncpg.Connection | None = None
+    _poll: asyncpg.Connection | None = None
     _listen_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    _send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _outbox: list[str] = field(default_factory=list)
+    _outbox_ready: asyncio.Event = field(default_factory=asyncio.Event)
     _answers: dict[str, tuple[set[int], asyncio.Event]] = field(default_factory=dict)
     _poll_wanted: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -109,10 +115,12 @@ class Peers:
         """Connect, join the other processes, and keep at it in the background."""
         self.feed.peers = self
         self._settled = [self.feed.readable(s) for s in ALL_STREAMS]
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._send_forever(), name="feed-send")]
         await self._connect()
-        self._tasks = [
-            asyncio.get_running_loop().create_task(self._poll_forever(), name="feed-settle"),
-            asyncio.get_running_loop().create_task(self._watch_forever(), name="feed-peers"),
+        self._tasks += [
+            loop.create_task(self._poll_forever(), name="feed-settle"),
+            loop.create_task(self._watch_forever(), name="feed-peers"),
         ]
 
     async def close(self) -> None:
@@ -120,7 +128,7 @@ class Peers:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        for conn in (self._listen, self._send):
+        for conn in (self._listen, self._send, self._poll):
             if conn is not None and not conn.is_closed():
                 with contextlib.suppress(Exception):
                     await conn.close()
@@ -141,29 +149,33 @@ class Peers:
             return await query(self._listen)
 
     async def _connect(self) -> None:
-        listen = await self.connect()
-        send = await self.connect()
+        opened: list[asyncpg.Connection] = []
         try:
+            for _ in range(3):
+                opened.append(await self.connect(APPLICATION_NAME))
+            listen, send, poll = opened
             await listen.add_listener(CHANNEL, self._on_notification)
-            listen.add_termination_listener(self._on_terminated)
+            for conn in opened:
+                conn.add_termination_listener(self._on_terminated)
             while not await listen.fetchval("SELECT pg_try_advisory_lock($1, $2)", PROCESS_LOCK_CLASS, self.number):
                 self.number = secrets.randbelow(2**31 - 1) + 1
         except BaseException:
-            await listen.close()
-            await send.close()
+            for conn in opened:
+                conn.terminate()
             raise
-        self._listen, self._send = listen, send
+        self._listen, self._send, self._poll = listen, send, poll
+        self._outbox_ready.set()  # anything queued while disconnected goes out now
         state = await self._writers()
         self.others = set(state["processes"]) - {self.number}
         if self.others:
-            await self._ask_everyone(f"j{self.number}", self.others)
+            await self._ask(f"j{self.number}", set(self.others), [f"j{self.number}"])
         self._settle(state)
         self.connected = True
         for callback in self._on_connect:
             await callback(listen)
 
     def _on_terminated(self, conn: asyncpg.Connection) -> None:
-        if conn is self._listen:
+        if conn in (self._listen, self._send, self._poll):
             self._lost()
 
     def _lost(self) -> None:
@@ -178,18 +190,19 @@ class Peers:
 
     async def _reconnect(self) -> None:
         delay = RECONNECT_BACKOFF_S[0]
-        for conn in (self._listen, self._send):
+        for conn in (self._listen, self._send, self._poll):
             if conn is not None and not conn.is_closed():
                 conn.terminate()
         while not self._closing:
             try:
                 await self._connect()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as e:
+            except _DATABASE_ERRORS as e:
                 log.warning("database still unreachable (%s); retrying in %.1f s", e, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RECONNECT_BACKOFF_S[1])
                 continue
             log.info("database connection back; catching up from the database")
+            self._queue([f"r{self.number}"])  # the others may have missed what this one wrote
             self.feed.forget_everything()
             self.feed.advance()
             return
@@ -197,36 +210,39 @@ class Peers:
     # -- announcing ---------------------------------------------------------------------
 
     async def publish(self, change: Change, confirm: bool) -> None:
+        """Queue the change for the others; with ``confirm``, wait until they have it."""
         payloads = change_codec.encode(change, self.origin)
-        ack = None
-        if confirm and self.others:
-            ack = secrets.token_hex(8)
-            payloads = [p[:-1] + f',"a":"{ack}"}}' for p in payloads]
-        try:
-            if ack is not None:
-                await self._ask(ack, set(self.others), lambda: self._notify(["c" + p for p in payloads]))
-            else:
-                await self._notify(["c" + p for p in payloads])
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
-            # The others catch up from the database when they see this process leave or
-            # come back; nothing else can be done for them now.
-            log.warning("could not announce a change to the other processes: %s", e)
+        if not (confirm and self.others):
+            self._queue(["c" + p for p in payloads])
+            return
+        ack = secrets.token_hex(8)
+        await self._ask(ack, set(self.others), ["c" + p[:-1] + f',"a":"{ack}"}}' for p in payloads])
 
-    async def _notify(self, payloads: list[str]) -> None:
-        async with self._send_lock:
-            if self._send is None or self._send.is_closed():
-                raise ConnectionError("not connected")
-            await self._send.execute("SELECT pg_notify($1, p) FROM unnest($2::text[]) p", CHANNEL, payloads)
+    def _queue(self, payloads: list[str]) -> None:
+        self._outbox += payloads
+        self._outbox_ready.set()
 
-    async def _ask_everyone(self, question: str, others: set[int]) -> None:
-        await self._ask(question, others, lambda: self._notify([question]))
+    async def _send_forever(self) -> None:
+        """Send what is queued, all of it in one statement (group commit of notifications)."""
+        while True:
+            await self._outbox_ready.wait()
+            self._outbox_ready.clear()
+            if not self._outbox or self._send is None or self._send.is_closed():
+                continue
+            payloads, self._outbox = self._outbox, []
+            try:
+                await self._send.execute("SELECT pg_notify($1, p) FROM unnest($2::text[]) p", CHANNEL, payloads)
+            except _DATABASE_ERRORS as e:
+                # The others catch up when this process comes back and asks them to.
+                log.warning("could not announce %d change(s) to the other processes: %s", len(payloads), e)
+                self._lost()
 
-    async def _ask(self, question: str, others: set[int], send: Callable[[], Awaitable[None]]) -> None:
+    async def _ask(self, question: str, others: set[int], payloads: list[str]) -> None:
         """Send, then wait until each of ``others`` answered ``question`` or is gone."""
         done = asyncio.Event()
-        self._answers[question] = (set(others), done)
+        self._answers[question] = (others, done)
         try:
-            await send()
+            self._queue(payloads)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(done.wait(), ANSWER_TIMEOUT_S)
             waiting = self._answers[question][0] & self.others
@@ -253,12 +269,15 @@ class Peers:
                     return
                 self.feed.receive(change)
                 if isinstance(raw.get("a"), str):
-                    self._answer(raw["a"])
+                    self._queue([f"a{raw['a']}|{self.number}"])
             elif kind == "j":
                 self._joined(int(body))
             elif kind == "a":
                 question, _, number = body.rpartition("|")
                 self._answered(question, int(number))
+            elif kind == "r" and int(body) != self.number:
+                log.info("process %s asks everyone to catch up from the database", body)
+                self.feed.forget_everything()
         except (ValueError, orjson.JSONDecodeError) as e:
             log.warning("ignored a malformed notification on %s: %s", CHANNEL, e)
 
@@ -270,17 +289,7 @@ class Peers:
             self._settled = [max(a, self.feed.readable(s)) for a, s in zip(self._settled, ALL_STREAMS)]
         self.others.add(number)
         log.info("process %d joined; %d other process(es) now", number, len(self.others))
-        self._answer(f"j{number}")
-
-    def _answer(self, question: str) -> None:
-        task = asyncio.get_running_loop().create_task(self._send_answer(question))
-        task.add_done_callback(lambda t: t.cancelled() or t.exception())
-
-    async def _send_answer(self, question: str) -> None:
-        try:
-            await self._notify([f"a{question}|{self.number}"])
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
-            log.warning("could not answer %r: %s", question[:20], e)
+        self._queue([f"aj{number}|{self.number}"])
 
     # -- settling positions -----------------------------------------------------------
 
@@ -289,17 +298,19 @@ class Peers:
         self._poll_wanted.set()
 
     async def _writers(self) -> dict[str, Any]:
-        async with self._send_lock:
-            if self._send is None or self._send.is_closed():
-                self._lost()
-                raise ConnectionError("not connected")
-            raw = await self._send.fetchval("SELECT stream_writers($1, $2)", WRITE_LOCK_CLASS, PROCESS_LOCK_CLASS)
+        if self._poll is None or self._poll.is_closed():
+            self._lost()
+            raise ConnectionError("not connected")
+        raw = await self._poll.fetchval("SELECT stream_writers($1, $2)", WRITE_LOCK_CLASS, PROCESS_LOCK_CLASS)
         return orjson.loads(raw) if isinstance(raw, str) else raw
 
     def _settle(self, state: dict[str, Any]) -> bool:
         """Fold one ``stream_writers`` answer in; whether writes are still running."""
         last = int(state["last"])
-        running = {Stream(int(s)): frozenset(v) for s, v in state["writers"].items() if int(s) in Stream._value2member_map_}
+        running: dict[Stream, frozenset[str]] = {}
+        for stream, writers in state["writers"].items():
+            if int(stream) in Stream._value2member_map_:
+                running[Stream(int(stream))] = frozenset(writers)
         busy = False
         for stream in ALL_STREAMS:
             writers = running.get(stream, frozenset())
@@ -327,7 +338,7 @@ class Peers:
                 continue
             try:
                 state = await self._writers()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, ConnectionError) as e:
+            except _DATABASE_ERRORS as e:
                 log.warning("could not read the writes in flight: %s", e)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 1.0)

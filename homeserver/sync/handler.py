@@ -79,6 +79,7 @@ async def sync(hs: HomeServer, request: SyncRequest) -> dict[str, Any]:
             if hs.peers.active:
                 changes = None
         answered = await _answer_from(hs, request, computed, changes, readable, seq) if changes is not None else None
+        hs.metrics.sync_wakeups.labels("memory" if answered is not None else "database").inc()
         # Nothing new up to the last response's positions: what comes next is new after them.
         computed = answered or await compute(hs, request, computed.token, readable, seq)
 

@@ -135,6 +135,7 @@ async def test_a_woken_sync_answers_from_memory(server: TestServer) -> None:
     await asyncio.sleep(0.1)
     await alice.put(f"rooms/{room_id}/send/m.room.message/t1", {"msgtype": "m.text", "body": "hi @bob"})
     from_memory = await asyncio.wait_for(waiting, 5)
+    assert server.hs.metrics.registry.get_sample_value("homeserver_sync_wakeups_total", {"answered": "memory"}) == 1
     from_database = await _sync(bob, token)
     for body in (from_memory, from_database):
         body.pop("next_batch")
@@ -156,3 +157,28 @@ def test_changes_cross_processes_in_payloads_postgresql_accepts() -> None:
     assert {u for p in parts for u in p.users} == {"@a:example.org"}
     assert parts[0].invalidations == (Invalidation("room_heads", "!room1:example.org"),)
     assert all(p.origin == "7" for p in parts)
+
+
+async def test_delivery_survives_losing_the_feed_connection(server: TestServer, caplog: Any) -> None:
+    """PostgreSQL drops the connections that join this process to the others: it says
+    so, stops delivering what it cannot be sure of, reconnects and catches up."""
+    alice, bob, room_id = await _dm(server)
+    token = (await _sync(bob))["next_batch"]
+    waiting = asyncio.create_task(_sync(bob, token, timeout=15_000))
+    await asyncio.sleep(0.1)
+    caplog.set_level("INFO", logger="homeserver.streams.peers")
+    killed = await server.hs.db.pool.fetchval(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'homeserver-feed'"
+    )
+    assert killed == 3
+    await alice.put(f"rooms/{room_id}/send/m.room.message/t1", {"msgtype": "m.text", "body": "still here"})
+    body = await asyncio.wait_for(waiting, 10)
+    assert _messages(body, room_id) == ["still here"]
+    for _ in range(50):
+        if server.hs.peers.connected:
+            break
+        await asyncio.sleep(0.1)
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("lost the database connection" in m for m in messages), messages
+    assert any("connection back" in m for m in messages), messages
+    assert server.hs.leases.held("pushers"), "the jobs are this process's again"
