@@ -145,6 +145,7 @@ class HomeServer:
             self.leases.add("presence-timeouts", self.presence.sweep_forever)
         self.leases.add("typing-expiry", self.typing.expire_forever)
         self.leases.add("rate-limit-cleanup", self.ratelimiter.clean_forever)
+        self.leases.add("media-expiry", self.media.expire_forever)
         self.leases.start()
 
     def _register_gauges(self) -> None:
