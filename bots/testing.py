@@ -44,7 +44,7 @@ from typing import Any
 
 import pytest
 
-from clientapi import Client, RetryPolicy
+from clientapi import Client, Event, RetryPolicy
 
 try:
     import pytest_asyncio
@@ -78,6 +78,32 @@ class TestUser:
     localpart: str
     password: str
     client: Client
+    # Every room event this user's ``wait_for`` has seen, in order.
+    seen: list[Event] = field(default_factory=list)
+
+    async def wait_for(self, predicate: Callable[[Event], bool], timeout: float = 10.0) -> Event:
+        """Sync as this user until a room event matching ``predicate`` arrives (or one
+        already seen matches); fails the test after ``timeout`` seconds."""
+        for event in self.seen:
+            if predicate(event):
+                return event
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                pytest.fail(f"{self.user_id}: no matching event within {timeout} s")
+            response = await self.client.sync_once(timeout_ms=int(min(left, 5.0) * 1000), dispatch=False)
+            for update in response.joined:
+                self.seen.extend(update.timeline)
+                for event in update.timeline:
+                    if predicate(event):
+                        return event
+
+    async def sync(self) -> None:
+        """Catch up once (no waiting), recording what arrives in ``seen``."""
+        response = await self.client.sync_once(dispatch=False)
+        for update in response.joined:
+            self.seen.extend(update.timeline)
 
 
 @dataclass

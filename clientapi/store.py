@@ -57,11 +57,16 @@ class FileStore:
         return token
 
     async def save(self, next_batch: str) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        partial = self.path.with_name(self.path.name + ".partial")
-        with open(partial, "w", encoding="utf-8") as f:
-            json.dump({"next_batch": next_batch}, f)
-            if self.fsync:
-                f.flush()
-                os.fsync(f.fileno())
-        os.replace(partial, self.path)
+        write_atomically(self.path, json.dumps({"next_batch": next_batch}), fsync=self.fsync)
+
+
+def write_atomically(path: Path, text: str, *, fsync: bool = False) -> None:
+    """Replace ``path`` with ``text`` so a reader (or a crash) sees the old or the new."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    with open(partial, "w", encoding="utf-8") as f:
+        f.write(text)
+        if fsync:
+            f.flush()
+            os.fsync(f.fileno())
+    os.replace(partial, path)

@@ -32,6 +32,7 @@ Handler = Callable[[Room | None, Any], Awaitable[None]]
 # Between failed /sync attempts once the transport's own retries are spent (a server
 # that is down for a while): bounded, with jitter, and forever.
 _OUTAGE_BACKOFF_MAX = 30.0
+_STOPPED = object()
 
 
 class SyncAPI(MessagingAPI):
@@ -117,10 +118,15 @@ class SyncAPI(MessagingAPI):
         ends the loop by raising it.
         """
         store = store or MemoryStore(self.next_batch)
-        since = await store.load()
+        try:
+            await self._loop(store, await store.load(), timeout_ms, filter, skip_backlog)
+        finally:
+            self._stopping.clear()  # a later sync_forever starts afresh
+
+    async def _loop(self, store: SyncStore, since: str | None, timeout_ms: int,
+                    filter: str | dict[str, Any] | None, skip_backlog: bool) -> None:
         resuming = since is not None
         outages = 0
-        self._stopping.clear()
         while not self._stopping.is_set():
             request = sync_api.sync(since=since, timeout_ms=0 if resuming or since is None else timeout_ms,
                                     full_state=resuming, filter=filter)
@@ -132,7 +138,7 @@ class SyncAPI(MessagingAPI):
                 log.warning("sync failed (%s); trying again in %.1f s", e, wait)
                 await self._sleep_unless_stopped(wait)
                 continue
-            if body is None:
+            if body is _STOPPED:
                 break  # stopped while the long-poll was parked
             outages = 0
             response = parse_sync(body, request.describe())
@@ -143,7 +149,7 @@ class SyncAPI(MessagingAPI):
             resuming = False
 
     async def _until_stopped(self, call: Awaitable[Any]) -> Any:
-        """``call``'s result, or None if ``stop()`` came first (the call is then cancelled)."""
+        """``call``'s result, or ``_STOPPED`` if ``stop()`` came first (the call is then cancelled)."""
         task = asyncio.ensure_future(call)
         stopping = asyncio.ensure_future(self._stopping.wait())
         try:
@@ -160,7 +166,7 @@ class SyncAPI(MessagingAPI):
             await task
         except (asyncio.CancelledError, MatrixRequestError, TransportError):
             pass
-        return None
+        return _STOPPED
 
     async def _sleep_unless_stopped(self, seconds: float) -> None:
         try:
