@@ -11,9 +11,9 @@ Retries, bounded and with jitter:
   transaction ID with the event it already made. A request that is not idempotent
   (createRoom, login, upload) is retried only when the connection was never made.
 
-Requests of one ``Transport`` that were refused with 429 also hold back the others of
-the same kind (same method and endpoint) until the wait is over, so a burst of sends
-drains at the server's pace instead of hammering it in lockstep.
+A 429 also holds back the requests of the same ``limit_key`` (every send and redaction,
+say) until its wait is over, so a burst of sends drains at the server's pace instead of
+hammering it in lockstep.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ import asyncio
 import json
 import logging
 import random
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,8 +36,6 @@ from clientapi.responses import Media
 
 log = logging.getLogger("clientapi.transport")
 
-# IDs in paths (rooms, events, transactions) are replaced by this to key the 429 gate.
-_ID_SEGMENT = re.compile(r"/[^/]*%[0-9A-F]{2}[^/]*|/[0-9a-zA-Z_.=-]{16,}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +85,7 @@ class Transport:
         """The decoded JSON answer (bytes and type for media), or an exception."""
         rate_limited = 0.0
         failures = 0
-        gate = f"{request.method} {_ID_SEGMENT.sub('/*', request.path)}"
+        gate = request.limit_key or request.describe()
         while True:
             await self._wait_gate(gate)
             try:

@@ -22,7 +22,7 @@ def register(
                    initial_device_display_name=device_name)
     if refresh_token:
         body["refresh_token"] = True
-    return Request("POST", CLIENT_V3 + "/register", json=body, auth=False, idempotent=False)
+    return Request("POST", CLIENT_V3 + "/register", json=body, auth=False, idempotent=False, limit_key="register")
 
 
 def login_password(
@@ -46,7 +46,7 @@ def _login(body: dict[str, Any], device_id: str | None, device_name: str | None,
     if refresh_token:
         body["refresh_token"] = True
     # Not idempotent: a second login after a lost answer would make a second device.
-    return Request("POST", CLIENT_V3 + "/login", json=body, auth=False, idempotent=False)
+    return Request("POST", CLIENT_V3 + "/login", json=body, auth=False, idempotent=False, limit_key="login")
 
 
 def refresh(refresh_token: str) -> Request:

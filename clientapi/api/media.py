@@ -18,7 +18,7 @@ def parse_mxc(uri: str) -> tuple[str, str]:
 def upload(data: bytes, content_type: str, filename: str | None = None) -> Request:
     """POST /_matrix/media/v3/upload (not idempotent: a retry stores a second copy)."""
     return Request("POST", MEDIA_V3 + "/upload", query=query(filename=filename), data=data,
-                   content_type=content_type, idempotent=False, timeout=300.0)
+                   content_type=content_type, idempotent=False, timeout=300.0, limit_key="media_upload")
 
 
 def download(mxc: str, filename: str | None = None) -> Request:

@@ -38,6 +38,9 @@ class Request:
     timeout: float | None = None
     # True: the answer is bytes (media), not JSON.
     binary: bool = False
+    # Requests servers rate-limit together share a key ("send" for every message and
+    # redaction); a 429 on one holds back the others. None: this endpoint alone.
+    limit_key: str | None = None
 
     def describe(self) -> str:
         return f"{self.method} {self.path}"

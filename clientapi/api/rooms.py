@@ -13,13 +13,13 @@ from clientapi.api.request import CLIENT_V3, Request, compact, path, query
 
 def create_room(body: dict[str, Any]) -> Request:
     """POST /_matrix/client/v3/createRoom (not idempotent: a retry could make two rooms)."""
-    return Request("POST", CLIENT_V3 + "/createRoom", json=body, idempotent=False)
+    return Request("POST", CLIENT_V3 + "/createRoom", json=body, idempotent=False, limit_key="create_room")
 
 
 def join(room_id_or_alias: str, via: Sequence[str] = (), reason: str | None = None) -> Request:
     """POST /_matrix/client/v3/join/{roomIdOrAlias}?via=... (joining twice is joining once)."""
     return Request("POST", path(CLIENT_V3 + "/join/{}", room_id_or_alias),
-                   query=tuple(("via", server) for server in via), json=compact(reason=reason))
+                   query=tuple(("via", server) for server in via), json=compact(reason=reason), limit_key="join")
 
 
 def leave(room_id: str, reason: str | None = None) -> Request:
@@ -40,17 +40,19 @@ def membership(action: str, room_id: str, user_id: str, reason: str | None = Non
     if action not in ("invite", "kick", "ban", "unban"):
         raise ValueError(f"not a membership action: {action!r}")
     return Request("POST", path(CLIENT_V3 + "/rooms/{}/" + action, room_id),
-                   json=compact(user_id=user_id, reason=reason), idempotent=False)
+                   json=compact(user_id=user_id, reason=reason), idempotent=False, limit_key=action)
 
 
 def send_event(room_id: str, event_type: str, content: dict[str, Any], txn_id: str) -> Request:
     """PUT /_matrix/client/v3/rooms/{roomId}/send/{eventType}/{txnId}"""
-    return Request("PUT", path(CLIENT_V3 + "/rooms/{}/send/{}/{}", room_id, event_type, txn_id), json=content)
+    return Request("PUT", path(CLIENT_V3 + "/rooms/{}/send/{}/{}", room_id, event_type, txn_id), json=content,
+                   limit_key="send")
 
 
 def send_state(room_id: str, event_type: str, content: dict[str, Any], state_key: str = "") -> Request:
     """PUT /_matrix/client/v3/rooms/{roomId}/state/{eventType}/{stateKey}"""
-    return Request("PUT", path(CLIENT_V3 + "/rooms/{}/state/{}/{}", room_id, event_type, state_key), json=content)
+    return Request("PUT", path(CLIENT_V3 + "/rooms/{}/state/{}/{}", room_id, event_type, state_key), json=content,
+                   limit_key="send")
 
 
 def get_state(room_id: str) -> Request:
@@ -71,7 +73,7 @@ def get_event(room_id: str, event_id: str) -> Request:
 def redact(room_id: str, event_id: str, txn_id: str, reason: str | None = None) -> Request:
     """PUT /_matrix/client/v3/rooms/{roomId}/redact/{eventId}/{txnId}"""
     return Request("PUT", path(CLIENT_V3 + "/rooms/{}/redact/{}/{}", room_id, event_id, txn_id),
-                   json=compact(reason=reason))
+                   json=compact(reason=reason), limit_key="send")
 
 
 def messages(
@@ -125,4 +127,4 @@ def typing(room_id: str, user_id: str, typing: bool, timeout_ms: int = 30_000) -
 def report_event(room_id: str, event_id: str, reason: str | None = None, score: int | None = None) -> Request:
     """POST /_matrix/client/v3/rooms/{roomId}/report/{eventId} (not idempotent: two reports)."""
     return Request("POST", path(CLIENT_V3 + "/rooms/{}/report/{}", room_id, event_id),
-                   json=compact(reason=reason, score=score), idempotent=False)
+                   json=compact(reason=reason, score=score), idempotent=False, limit_key="report")
