@@ -140,7 +140,8 @@ class MatrixTestServer:
         from homeserver.server import HomeServer
 
         self.hs = await HomeServer.start(parse_config(self.raw_config, data_dir=self.data_dir))
-        self._runner = web.AppRunner(build_app(self.hs), access_log=None)
+        # A stop cuts parked long-polls after half a second instead of waiting them out.
+        self._runner = web.AppRunner(build_app(self.hs), access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
 

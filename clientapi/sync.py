@@ -4,8 +4,8 @@
 Each batch is handled whole before the next is asked for: the room store is brought up
 to date, the handlers run in the order the events came, and only then is the position
 saved. A program stopped between batches resumes exactly after the last one it handled.
-On resuming from a saved position the first request asks for ``full_state``, so room
-state and members are whole again from one request.
+On resuming from a saved position the room state is loaded first, so rooms and members
+are whole again before the first handler runs.
 """
 
 from __future__ import annotations
@@ -29,10 +29,9 @@ log = logging.getLogger("clientapi.sync")
 E = TypeVar("E")
 Handler = Callable[[Room | None, Any], Awaitable[None]]
 
-# Between failed /sync attempts once the transport's own retries are spent (a server
-# that is down for a while): bounded, with jitter, and forever.
-_OUTAGE_BACKOFF_MAX = 30.0
 _STOPPED = object()
+_STATE_ONLY = {"room": {"timeline": {"limit": 1}, "ephemeral": {"not_types": ["*"]}},
+               "presence": {"not_types": ["*"]}}
 
 
 class SyncAPI(MessagingAPI):
@@ -41,6 +40,7 @@ class SyncAPI(MessagingAPI):
         self._handlers: list[tuple[type, Handler]] = []
         self._stopping = asyncio.Event()
         self.next_batch: str | None = None
+        self._rng = random.Random()
 
     def on(self, event_class: type[E]) -> Callable[[Callable[[Room | None, E], Awaitable[None]]], Any]:
         """Register ``async def handler(room, event)`` for events of ``event_class`` (and its
@@ -129,12 +129,16 @@ class SyncAPI(MessagingAPI):
         outages = 0
         while not self._stopping.is_set():
             request = sync_api.sync(since=since, timeout_ms=0 if resuming or since is None else timeout_ms,
-                                    full_state=resuming, filter=filter)
+                                    filter=filter)
             try:
+                if resuming:
+                    await self._until_stopped(self._load_room_state())
                 body = await self._until_stopped(self.request(request))
             except (TransportError, ServerError) as e:
+                # The transport's retries are spent (a server down for a while): wait,
+                # with the same bounded backoff and jitter, and try again, forever.
+                wait = self.transport.retry.backoff(outages, self._rng)
                 outages += 1
-                wait = min(_OUTAGE_BACKOFF_MAX, 2 ** outages) * (0.5 + random.random() / 2)
                 log.warning("sync failed (%s); trying again in %.1f s", e, wait)
                 await self._sleep_unless_stopped(wait)
                 continue
@@ -147,6 +151,18 @@ class SyncAPI(MessagingAPI):
             since = self.next_batch = response.next_batch
             await store.save(since)
             resuming = False
+
+    async def _load_room_state(self) -> None:
+        """The rooms' current state, for a loop resuming from a saved position.
+
+        Not ``full_state=true`` with ``since``: not every server keeps the timeline to
+        ``since`` then (the spec says it must). A sync without ``since`` and with the
+        shortest timelines (1 event; 0 is not allowed) gives the state; the incremental
+        sync that follows applies every state change since the saved position on top, in
+        order, so the store ends right.
+        """
+        request = sync_api.sync(timeout_ms=0, filter=_STATE_ONLY)
+        self.store.apply(parse_sync(await self.request(request), request.describe()))
 
     async def _until_stopped(self, call: Awaitable[Any]) -> Any:
         """``call``'s result, or ``_STOPPED`` if ``stop()`` came first (the call is then cancelled)."""

@@ -47,7 +47,7 @@ class RetryPolicy:
     jitter: float = 0.25  # each wait is stretched by up to this fraction, at random
 
     def backoff(self, retry: int, rng: random.Random) -> float:
-        return min(self.backoff_max, self.backoff_base * 2 ** retry) * (1 + self.jitter * rng.random())
+        return min(self.backoff_max, self.backoff_base * 2 ** min(retry, 32)) * (1 + self.jitter * rng.random())
 
 
 NO_RETRY = RetryPolicy(max_retries=0, rate_limit_wait=0.0)
