@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from clientapi import LimitExceeded, MalformedResponse, NotFound, RetryPolicy, ServerError, TransportError
+from clientapi import Client, LimitExceeded, MalformedResponse, NotFound, RetryPolicy, ServerError, TransportError
 from clientapi.api import media, rooms
 from clientapi.api.request import Request
 from clientapi.transport import Transport
@@ -192,3 +192,37 @@ def unused_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def answer(body: object, code: int = 200) -> Callable[[web.Request], web.Response]:
+    return lambda request: web.json_response(body, status=code)
+
+
+async def test_malformed_answers_raise_a_clear_error_from_every_layer(flaky: tuple[Flaky, str]) -> None:
+    """A broken server gets a MalformedResponse naming the endpoint and the field, from the
+    client's methods and from sync_forever, never an AttributeError from deep inside."""
+    server, url = flaky
+    client = Client(url, retry=FAST)
+    try:
+        server.script = [answer({"user_id": "@a:s", "device_id": "D"})]
+        with pytest.raises(MalformedResponse, match="POST /_matrix/client/v3/login: missing field 'access_token'"):
+            await client.login("a", "pw")
+        server.script = [answer({"user_id": "@a:s", "device_id": "D", "access_token": "t"})]
+        await client.login("a", "pw")
+        cases = [
+            (client.sync_once(), {"next_batch": "x", "rooms": {"join": {"!r:s": {"timeline": {"events": [
+                {"type": "m.room.message", "sender": "@b:s", "event_id": "$e", "origin_server_ts": "yesterday",
+                 "content": {}}]}}}}}, r"rooms\.join\.!r:s: timeline\[0\]: event field 'origin_server_ts' must be int"),
+            (client.search_users("x"), {"results": [{"display_name": "no id"}]}, "missing field 'user_id'"),
+            (client.send_text("!r:s", "hi"), {"event": "$1"}, "missing field 'event_id'"),
+            (client.upload(b"x", "text/plain"), {"content_uri": "http://elsewhere/x"}, "not an mxc:// URI"),
+            (client.joined_rooms(), {"joined_rooms": [1, 2]}, "joined_rooms must be a list of strings"),
+            (client.create_room(), [], "expected a JSON object, got list"),
+            (client.sync_forever(), {"next_batch": 7}, "field 'next_batch' must be str"),
+        ]
+        for call, body, message in cases:
+            server.script = [answer(body)]
+            with pytest.raises(MalformedResponse, match=message):
+                await call
+    finally:
+        await client.close()
