@@ -135,7 +135,10 @@ def _convert(hint: Any, token: str) -> Any:
             return float(token)
         except ValueError:
             raise ValueError(f"expected a number, got {token!r}") from None
-    return hint(token)
+    try:
+        return hint(token)
+    except Exception:  # any converter's refusal (Decimal raises its own kind) is a usage error
+        raise ValueError(f"expected {getattr(hint, '__name__', 'a value')}, got {token!r}") from None
 
 
 def command(name: str | None = None, *, aliases: tuple[str, ...] = (),
