@@ -57,12 +57,15 @@ class Offence:
 class ModerationBot(Bot):
     Options = ModerationOptions
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        words = [w.casefold() for w in self.options.words if w.strip()]
+        self._words = re.compile(r"(?<!\w)(" + "|".join(map(re.escape, words)) + r")(?!\w)") if words else None
+
     async def start(self) -> None:
         await super().start()
         self._state = JsonState(self.state_path("moderation.json"))
         self._audit_path = self.state_path("audit.jsonl")
-        words = [w.casefold() for w in self.options.words if w.strip()]
-        self._words = re.compile(r"(?<!\w)(" + "|".join(map(re.escape, words)) + r")(?!\w)") if words else None
 
     def check(self, body: str, formatted_body: str | None = None) -> Offence | None:
         """Why a message breaks the rules, or None."""

@@ -17,6 +17,9 @@ Fixtures:
 * ``matrix_server_config``: override it to change the config (``{"rate_limits": ...}``).
 * ``start_matrix_server``: a factory for servers with their own config overrides.
 * ``matrix_user``: one ready user on ``matrix_server``.
+
+And ``running_bot(bot)``, a context manager that runs a bot for the length of a block,
+and ``TestUser.wait_for(predicate)``, which syncs until a matching event arrives.
 * ``matrix_postgres_url`` (session): the embedded PostgreSQL, started once per session,
   or the server named by ``HOMESERVER_TEST_DATABASE_URL``.
 
@@ -38,6 +41,7 @@ import socket
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -206,6 +210,23 @@ class MatrixTestServer:
         for client in self._clients:
             await client.close()
         await self.stop()
+
+
+@asynccontextmanager
+async def running_bot(bot: Any) -> AsyncIterator[Any]:
+    """Run ``bot`` (a ``bots.Bot``) for the duration of the block: it has synced once
+    when the block starts (so what is sent in it is answered), and has stopped, its
+    position saved, when the block ends."""
+    task = asyncio.create_task(bot.run())
+    while bot.client.next_batch is None and not task.done():
+        await asyncio.sleep(0.02)
+    if task.done():
+        task.result()  # it failed to start: say why
+    try:
+        yield bot
+    finally:
+        bot.client.stop()
+        await asyncio.wait_for(task, 10)
 
 
 def free_port() -> int:

@@ -55,6 +55,7 @@ class WelcomeBot(Bot):
     async def start(self) -> None:
         await super().start()
         self._state = JsonState(self.state_path("welcome.json"))
+        self._polling = asyncio.Lock()  # one poll at a time, or a user could be welcomed twice
         self._poller = self.spawn(self._poll_forever())
 
     async def stop(self) -> None:
@@ -74,6 +75,10 @@ class WelcomeBot(Bot):
 
     async def poll_once(self) -> list[str]:
         """Welcome every user who signed up since the last poll; returns their IDs."""
+        async with self._polling:
+            return await self._poll()
+
+    async def _poll(self) -> list[str]:
         state = self._state.load()
         if "since_ts" not in state:
             state = await self._first_state()

@@ -7,8 +7,6 @@ import asyncio
 import json
 import signal
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,23 +18,11 @@ from clientapi import content as build
 from bots import Bot, Context, command
 from bots.config import Cooldown
 from bots.echo import EchoBot
-from bots.testing import MatrixTestServer, TestUser
+from bots.testing import MatrixTestServer, TestUser, running_bot
 
 
 def is_answer_from(bot: TestUser) -> Any:
     return lambda e: isinstance(e, MessageEvent) and e.sender == bot.user_id and e.msgtype == "m.notice"
-
-
-@asynccontextmanager
-async def running(bot: Bot) -> AsyncIterator[Bot]:
-    task = asyncio.create_task(bot.run())
-    while bot.client.next_batch is None and not task.done():
-        await asyncio.sleep(0.02)
-    try:
-        yield bot
-    finally:
-        bot.client.stop()
-        await asyncio.wait_for(task, 10)
 
 
 async def joined(server: MatrixTestServer, bot: TestUser, *, name: str = "alice") -> tuple[TestUser, str]:
@@ -62,7 +48,7 @@ class Dice(Bot):
 
 async def test_commands_help_and_usage(matrix_server: MatrixTestServer, tmp_path: Path) -> None:
     bot_user = await matrix_server.create_user("dice")
-    async with running(Dice(bot_user.client, state_dir=tmp_path)):
+    async with running_bot(Dice(bot_user.client, state_dir=tmp_path)):
         alice, room_id = await joined(matrix_server, bot_user)
         for text in ("!roll 2 20", "!help", "!help roll", "!roll two", "!fail"):
             await alice.client.send_text(room_id, text)
@@ -85,7 +71,7 @@ async def test_what_a_bot_does_not_answer(matrix_server: MatrixTestServer, tmp_p
     alice = await matrix_server.create_user("alice")
     room_id = await alice.client.create_room(invite=[bot_user.user_id])
     await alice.client.send_text(room_id, "!echo said before the bot joined")
-    async with running(EchoBot(bot_user.client, state_dir=tmp_path)):
+    async with running_bot(EchoBot(bot_user.client, state_dir=tmp_path)):
         await alice.wait_for(lambda e: isinstance(e, MemberEvent) and e.user_id == bot_user.user_id)
         await alice.client.send_notice(room_id, "!echo a notice")  # bots never answer notices
         await alice.client.send_text(room_id, "echo without the prefix")
@@ -104,7 +90,7 @@ async def test_invites_follow_the_allow_list_and_dms_are_recorded(matrix_server:
     admin = await matrix_server.create_user("admin")
     stranger = await matrix_server.create_user("stranger")
     bot = EchoBot(bot_user.client, state_dir=tmp_path, allow_invites_from=(admin.user_id,))
-    async with running(bot):
+    async with running_bot(bot):
         dm = await admin.client.start_dm(bot_user.user_id)
         other = await stranger.client.create_room(invite=[bot_user.user_id])
         await admin.wait_for(lambda e: isinstance(e, MemberEvent) and e.user_id == bot_user.user_id
@@ -120,7 +106,7 @@ async def test_invites_follow_the_allow_list_and_dms_are_recorded(matrix_server:
 
 async def test_cooldown_per_user(matrix_server: MatrixTestServer, tmp_path: Path) -> None:
     bot_user = await matrix_server.create_user("echo")
-    async with running(EchoBot(bot_user.client, state_dir=tmp_path, cooldown=Cooldown(user_seconds=60))):
+    async with running_bot(EchoBot(bot_user.client, state_dir=tmp_path, cooldown=Cooldown(user_seconds=60))):
         alice, room_id = await joined(matrix_server, bot_user)
         bob = await matrix_server.create_user("bob")
         await alice.client.invite(room_id, bob.user_id)
@@ -134,7 +120,7 @@ async def test_cooldown_per_user(matrix_server: MatrixTestServer, tmp_path: Path
 
 async def test_a_restarted_bot_never_answers_twice(matrix_server: MatrixTestServer, tmp_path: Path) -> None:
     bot_user = await matrix_server.create_user("echo")
-    async with running(EchoBot(bot_user.client, state_dir=tmp_path)):
+    async with running_bot(EchoBot(bot_user.client, state_dir=tmp_path)):
         alice, room_id = await joined(matrix_server, bot_user)
         await alice.client.send_text(room_id, "!echo before")
         await alice.wait_for(lambda e: is_answer_from(bot_user)(e) and e.body == "before")
@@ -142,7 +128,7 @@ async def test_a_restarted_bot_never_answers_twice(matrix_server: MatrixTestServ
         await alice.client.send_text(room_id, text)
     # A new process: a new client with the saved session, the same state directory.
     again = matrix_server.client(session=bot_user.client.session)
-    async with running(EchoBot(again, state_dir=tmp_path)):
+    async with running_bot(EchoBot(again, state_dir=tmp_path)):
         await alice.client.send_text(room_id, "!echo after")
         await alice.wait_for(lambda e: is_answer_from(bot_user)(e) and e.body == "after")
         await asyncio.sleep(0.5)  # room for a wrong second answer to arrive
