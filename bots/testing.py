@@ -191,25 +191,29 @@ class MatrixTestServer:
         return client
 
     async def _register_admin(self, localpart: str, password: str) -> None:
-        import aiohttp
-
-        path = self.url + "/_synapse/admin/v1/register"
-        async with aiohttp.ClientSession() as session:
-            async with session.get(path) as resp:
-                nonce = (await resp.json())["nonce"]
-            mac = hmac.new(self.shared_secret.encode(), digestmod=hashlib.sha1)
-            for part in (nonce, localpart, password, "admin"):
-                mac.update(part.encode() + (b"\x00" if part != "admin" else b""))
-            body = {"nonce": nonce, "username": localpart, "password": password, "admin": True,
-                    "mac": mac.hexdigest()}
-            async with session.post(path, json=body) as resp:
-                if resp.status != 200:
-                    raise RuntimeError(f"admin registration failed: {resp.status} {await resp.text()}")
+        await register_admin(self.url, self.shared_secret, localpart, password)
 
     async def close(self) -> None:
         for client in self._clients:
             await client.close()
         await self.stop()
+
+
+async def register_admin(url: str, shared_secret: str, localpart: str, password: str) -> None:
+    """Shared-secret registration of a server admin (``/_synapse/admin/v1/register``, the
+    HMAC-SHA1 scheme Synapse's ``register_new_matrix_user`` uses)."""
+    import aiohttp
+
+    path = url + "/_synapse/admin/v1/register"
+    async with aiohttp.ClientSession() as session:
+        async with session.get(path) as resp:
+            nonce = (await resp.json())["nonce"]
+        mac = hmac.new(shared_secret.encode(), digestmod=hashlib.sha1)
+        mac.update(b"\x00".join(part.encode() for part in (nonce, localpart, password, "admin")))
+        body = {"nonce": nonce, "username": localpart, "password": password, "admin": True, "mac": mac.hexdigest()}
+        async with session.post(path, json=body) as resp:
+            if resp.status != 200:
+                raise RuntimeError(f"admin registration failed: {resp.status} {await resp.text()}")
 
 
 @asynccontextmanager

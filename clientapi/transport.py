@@ -11,9 +11,9 @@ Retries, bounded and with jitter:
   transaction ID with the event it already made. A request that is not idempotent
   (createRoom, login, upload) is retried only when the connection was never made.
 
-A 429 also holds back the requests of the same ``limit_key`` (every send and redaction,
-say) until its wait is over, so a burst of sends drains at the server's pace instead of
-hammering it in lockstep.
+After a 429, requests of the same ``limit_key`` (every send and redaction, say) go one at
+a time, each after the wait the server asked for, until one gets through with nobody
+queued behind it: a burst of sends drains at the server's pace instead of hammering it.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import Message
 from typing import Any
 
@@ -53,6 +53,13 @@ class RetryPolicy:
 NO_RETRY = RetryPolicy(max_retries=0, rate_limit_wait=0.0)
 
 
+@dataclass
+class _Gate:
+    not_before: float = 0.0
+    turn: asyncio.Lock = field(default_factory=asyncio.Lock)
+    waiting: int = 0
+
+
 class Transport:
     def __init__(
         self, base_url: str, *, retry: RetryPolicy = RetryPolicy(), timeout: float = 60.0,
@@ -67,7 +74,8 @@ class Transport:
         self._headers = {"User-Agent": user_agent}
         self._sleep = sleep
         self._rng = rng or random.Random()
-        self._not_before: dict[str, float] = {}
+        # Limit keys the server has answered 429 for, while requests of them are queued.
+        self._gates: dict[str, _Gate] = {}
         self.retries = 0  # performed so far, for tests and metrics
 
     async def close(self) -> None:
@@ -83,19 +91,22 @@ class Transport:
 
     async def perform(self, request: Request, access_token: str | None = None) -> Any:
         """The decoded JSON answer (bytes and type for media), or an exception."""
+        key = request.limit_key or request.describe()
         rate_limited = 0.0
         failures = 0
-        gate = request.limit_key or request.describe()
         while True:
-            await self._wait_gate(gate)
             try:
-                return await self._once(request, access_token)
+                gate = self._gates.get(key)
+                if gate is None:
+                    return await self._once(request, access_token)
+                return await self._through(gate, key, request, access_token)
             except LimitExceeded as e:
                 wait = self._rate_limit_delay(e)
                 if rate_limited + wait > self.retry.rate_limit_wait:
                     raise
                 rate_limited += wait
-                self._not_before[gate] = max(self._not_before.get(gate, 0.0), time.monotonic() + wait)
+                gate = self._gates.setdefault(key, _Gate())
+                gate.not_before = max(gate.not_before, time.monotonic() + wait)
                 log.debug("%s: 429, retrying in %.2f s", request.describe(), wait)
             except (aiohttp.ClientError, asyncio.TimeoutError, _ServerError) as e:
                 if failures >= self.retry.max_retries or not _retryable(request, e):
@@ -106,13 +117,23 @@ class Transport:
                 await self._sleep(wait)
             self.retries += 1
 
-    async def _wait_gate(self, gate: str) -> None:
-        wait = self._not_before.get(gate, 0.0) - time.monotonic()
-        if wait > 0:
-            # Spread the waiters over a little time so they do not arrive together.
-            await self._sleep(wait * (1 + self.retry.jitter * self._rng.random()))
-        elif gate in self._not_before:
-            del self._not_before[gate]
+    async def _through(self, gate: _Gate, key: str, request: Request, access_token: str | None) -> Any:
+        """One request of a rate-limited kind: in turn, after the wait the last 429 asked
+        for. A burst then drains at the server's pace, about one 429 per refill, instead
+        of every waiter retrying at once and all but one being refused again."""
+        gate.waiting += 1
+        try:
+            async with gate.turn:
+                wait = gate.not_before - time.monotonic()
+                if wait > 0:
+                    # Jitter: other processes of the same user are waiting out the same limit.
+                    await self._sleep(wait * (1 + self.retry.jitter * self._rng.random()))
+                result = await self._once(request, access_token)
+        finally:
+            gate.waiting -= 1
+        if gate.waiting == 0 and self._gates.get(key) is gate:
+            del self._gates[key]  # the server takes these again and nobody is queued
+        return result
 
     def _rate_limit_delay(self, error: LimitExceeded) -> float:
         after_ms = error.retry_after_ms
