@@ -20,7 +20,7 @@ from clientapi.api import sync as sync_api
 from clientapi.errors import MatrixRequestError, ServerError, TransportError
 from clientapi.events import Event
 from clientapi.messaging import MessagingAPI
-from clientapi.responses import SyncResponse, parse_sync
+from clientapi.responses import JoinedRoomUpdate, SyncResponse, parse_sync
 from clientapi.rooms import Room
 from clientapi.store import MemoryStore, SyncStore
 
@@ -69,17 +69,15 @@ class SyncAPI(MessagingAPI):
         return response
 
     async def dispatch(self, response: SyncResponse, *, invites_only: bool = False) -> None:
-        """Run the handlers for everything in ``response``, in the order it happened."""
+        """Run the handlers for everything in ``response``: each room's events in order,
+        the rooms side by side (a slow handler in one room does not hold up the others)."""
         for invite in response.invited:
             await self._emit(None, invite)
         if invites_only:
             return
         for event in response.account_data:
             await self._emit(None, event)
-        for update in response.joined:
-            room = self.store.rooms.get(update.room_id)
-            for item in (*update.timeline, *update.ephemeral, *update.account_data):
-                await self._emit(room, item)
+        await asyncio.gather(*(self._dispatch_room(update) for update in response.joined))
         for left in response.left:
             room = Room(left.room_id)
             for event in left.state + left.timeline:
@@ -89,6 +87,11 @@ class SyncAPI(MessagingAPI):
                 await self._emit(room, event)
         for presence in response.presence:
             await self._emit(None, presence)
+
+    async def _dispatch_room(self, update: JoinedRoomUpdate) -> None:
+        room = self.store.rooms.get(update.room_id)
+        for item in (*update.timeline, *update.ephemeral, *update.account_data):
+            await self._emit(room, item)
 
     async def _emit(self, room: Room | None, item: Any) -> None:
         for event_class, handler in self._handlers:
