@@ -60,6 +60,8 @@ BASE_CONFIG: dict[str, Any] = {
     "server": {"server_name": "test.local"},
     "auth": {"password_hash": {"time_cost": 1, "memory_cost_kib": 64, "parallelism": 1}},
     "rate_limits": {"enabled": False},
+    # Tests never cut the power: no disk flush per commit.
+    "database": {"synchronous_commit": False},
 }
 DEFAULT_PASSWORD = "correct horse battery staple"
 # Tests want a failure fast: a few quick retries, not minutes of patience.
@@ -239,7 +241,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _with_database(url: str, database: str) -> str:
+def with_database(url: str, database: str) -> str:
     base, sep, rest = url.partition("?")
     prefix = base.rsplit("/", 1)[0] if base.count("/") > 2 else base
     return f"{prefix}/{database}{sep}{rest}"
@@ -264,6 +266,8 @@ def matrix_postgres_url() -> Any:
         return
     import pgserver
 
+    # Not under pytest's tmp_path: pytest prunes old numbered temp dirs, which would pull
+    # the data directory from under a concurrent test run's server.
     parent = Path(tempfile.mkdtemp(prefix="matrix-test-pg-"))
     server = pgserver.get_server(parent / "data", cleanup_mode="delete")
     yield server.get_uri()
@@ -282,7 +286,7 @@ def matrix_template_database(matrix_postgres_url: str) -> Any:
         import asyncpg
 
         await _admin_execute(matrix_postgres_url, f"CREATE DATABASE {name} ENCODING 'UTF8' TEMPLATE template0")
-        conn = await asyncpg.connect(_with_database(matrix_postgres_url, name))
+        conn = await asyncpg.connect(with_database(matrix_postgres_url, name))
         try:
             await migrate(conn)
         finally:
@@ -322,7 +326,7 @@ async def start_matrix_server(matrix_postgres_url: str, matrix_template_database
         await _admin_execute(matrix_postgres_url, f"CREATE DATABASE {name} TEMPLATE {matrix_template_database}")
         raw = merge(merge(BASE_CONFIG, {"registration": {"shared_secret": secrets.token_urlsafe(16)}}),
                     overrides or {})
-        raw = merge(raw, {"database": {"url": _with_database(matrix_postgres_url, name)}})
+        raw = merge(raw, {"database": {"url": with_database(matrix_postgres_url, name)}})
         server = MatrixTestServer(raw, str(tmp_path_factory.mktemp("homeserver")), free_port())
         started.append((server, name))
         await server.start()

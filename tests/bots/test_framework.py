@@ -142,24 +142,32 @@ async def run_process(config: Path) -> asyncio.subprocess.Process:
                                                 stderr=asyncio.subprocess.PIPE)
 
 
-async def test_runner_process_sigterm_and_token_file(matrix_server: MatrixTestServer, tmp_path: Path) -> None:
-    bot_user = await matrix_server.create_user("echo")
-    alice, room_id = await joined_later(matrix_server, bot_user)
+async def echo_process_round(tmp_path: Path, server: MatrixTestServer, spec: dict[str, Any], bot: TestUser,
+                             alice: TestUser, room_id: str, text: str) -> bytes:
+    """Run ``python -m bots run`` with the echo bot ``spec`` until it has answered
+    ``!echo text``, then SIGTERM it; its stderr."""
     config = tmp_path / "bots.yaml"
-    spec = {"name": "echo", "class": "echo", "user": bot_user.localpart, "password": bot_user.password}
-    config.write_text(yaml.safe_dump({"homeserver": matrix_server.url, "state_dir": "state", "bots": [spec]}))
+    config.write_text(yaml.safe_dump({"homeserver": server.url, "state_dir": "state", "bots": [spec]}))
     process = await run_process(config)
     try:
         # A bot's first start answers nothing from before it: wait until it has synced.
         while not (tmp_path / "state" / "echo.sync.json").exists():
             assert process.returncode is None
             await asyncio.sleep(0.05)
-        await alice.client.send_text(room_id, "!echo to the process")
-        await alice.wait_for(lambda e: is_answer_from(bot_user)(e) and e.body == "to the process", timeout=30)
+        await alice.client.send_text(room_id, f"!echo {text}")
+        await alice.wait_for(lambda e: is_answer_from(bot)(e) and e.body == text, timeout=30)
     finally:
         process.send_signal(signal.SIGTERM)
         _, stderr = await asyncio.wait_for(process.communicate(), 20)
     assert process.returncode == 0, stderr.decode()
+    return stderr
+
+
+async def test_runner_process_sigterm_and_token_file(matrix_server: MatrixTestServer, tmp_path: Path) -> None:
+    bot_user = await matrix_server.create_user("echo")
+    alice, room_id = await joined_later(matrix_server, bot_user)
+    spec = {"name": "echo", "class": "echo", "user": bot_user.localpart, "password": bot_user.password}
+    stderr = await echo_process_round(tmp_path, matrix_server, spec, bot_user, alice, room_id, "to the process")
     assert b"stopped" in stderr
     session = json.loads((tmp_path / "state" / "echo.session.json").read_text())
     assert session["user_id"] == bot_user.user_id and session["refresh_token"]
@@ -167,15 +175,7 @@ async def test_runner_process_sigterm_and_token_file(matrix_server: MatrixTestSe
     # Started again without a password: the saved session is enough, and nothing is
     # answered twice.
     del spec["password"]
-    config.write_text(yaml.safe_dump({"homeserver": matrix_server.url, "state_dir": "state", "bots": [spec]}))
-    process = await run_process(config)
-    try:
-        await alice.client.send_text(room_id, "!echo again")
-        await alice.wait_for(lambda e: is_answer_from(bot_user)(e) and e.body == "again", timeout=30)
-    finally:
-        process.send_signal(signal.SIGTERM)
-        _, stderr = await asyncio.wait_for(process.communicate(), 20)
-    assert process.returncode == 0, stderr.decode()
+    await echo_process_round(tmp_path, matrix_server, spec, bot_user, alice, room_id, "again")
     await alice.sync()
     assert [e.body for e in alice.seen if is_answer_from(bot_user)(e)] == ["to the process", "again"]
 
