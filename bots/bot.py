@@ -21,7 +21,7 @@ import fnmatch
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -114,7 +114,7 @@ class Bot:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         commands: dict[str, Command] = {}
-        handlers: list[tuple[type, str]] = []
+        handlers: dict[str, type] = {}  # by method name: an override replaces, never doubles
         for klass in reversed(cls.__mro__):
             for attr, value in vars(klass).items():
                 if hasattr(value, "__bot_command__"):
@@ -122,9 +122,9 @@ class Bot:
                     for name in (spec.name, *spec.aliases):
                         commands[name] = spec
                 if hasattr(value, "__bot_event__"):
-                    handlers.append((value.__bot_event__, attr))
+                    handlers[attr] = value.__bot_event__
         cls.commands = commands
-        cls.event_handlers = handlers
+        cls.event_handlers = [(event_class, attr) for attr, event_class in handlers.items()]
 
     def __init__(
         self, client: Client, *, name: str | None = None, prefix: str = "!",
@@ -139,6 +139,7 @@ class Bot:
         self.options: Any = parse(self.Options, options or {}, f"{self.name}.options") if self.Options else None
         self.state_dir = Path(state_dir) if state_dir is not None else None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._handlers_added = False
         # Rooms joined while running: what was said there before we came is not for us.
         self._joined_here: set[str] = set()
 
@@ -152,9 +153,9 @@ class Bot:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    def spawn(self, coroutine: Any) -> asyncio.Task[Any]:
+    def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Run work in the background (a slow request) without holding up other messages."""
-        task = asyncio.ensure_future(coroutine)
+        task = asyncio.create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         task.add_done_callback(_log_failure)
@@ -171,10 +172,12 @@ class Bot:
         (default: ``<state_dir>/<name>.sync.json``, or memory without a state dir)."""
         if store is None:
             store = FileStore(self.state_path("sync.json")) if self.state_dir else MemoryStore()
-        self.client.add_handler(InviteEvent, self._on_invite)
-        self.client.add_handler(MessageEvent, self._on_message)
-        for event_class, attr in self.event_handlers:
-            self.client.add_handler(event_class, getattr(self, attr))
+        if not self._handlers_added:  # a bot run again on the same client
+            self.client.add_handler(InviteEvent, self._on_invite)
+            self.client.add_handler(MessageEvent, self._on_message)
+            for event_class, attr in self.event_handlers:
+                self.client.add_handler(event_class, getattr(self, attr))
+            self._handlers_added = True
         await self.start()
         try:
             await self.client.sync_forever(store=store, skip_backlog=True, filter=_RESUME_FILTER)
@@ -265,5 +268,3 @@ def _log_failure(task: asyncio.Task[Any]) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.error("background task failed", exc_info=task.exception())
 
-
-__all__ = ["Bot", "Context", "Event", "on_event"]

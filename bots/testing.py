@@ -50,9 +50,10 @@ import pytest
 
 from clientapi import Client, Event, RetryPolicy
 
+pytest_asyncio: Any
 try:
     import pytest_asyncio
-except ImportError:  # pragma: no cover - the fixtures then tell the user what is missing
+except ImportError:  # the fixtures then tell the user what is missing
     pytest_asyncio = None
 
 # Cheap hashing keeps tests fast; production keeps argon2id's recommended cost.
@@ -124,7 +125,7 @@ class MatrixTestServer:
     hs: Any = None  # homeserver.server.HomeServer while running
     _runner: Any = None
     _clients: list[Client] = field(default_factory=list)
-    _names: itertools.count = field(default_factory=lambda: itertools.count(1))
+    _names: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     @property
     def url(self) -> str:

@@ -114,10 +114,15 @@ class Unrecognized(MatrixRequestError):
 class LimitExceeded(MatrixRequestError):
     """M_LIMIT_EXCEEDED (429) after the retry budget ran out."""
 
+    # From the ``Retry-After`` header, which servers send besides or instead of the body's.
+    retry_after_header_ms: int | None = None
+
     @property
     def retry_after_ms(self) -> int | None:
         value = self.body.get("retry_after_ms")
-        return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return value
+        return self.retry_after_header_ms
 
 
 class BadRequest(MatrixRequestError):

@@ -4,8 +4,8 @@
 Each batch is handled whole before the next is asked for: the room store is brought up
 to date, the handlers run in the order the events came, and only then is the position
 saved. A program stopped between batches resumes exactly after the last one it handled.
-On resuming from a saved position the room state is loaded first, so rooms and members
-are whole again before the first handler runs.
+A process resuming from a saved position loads the rooms' state first, so rooms and
+members are whole before the first handler runs.
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ class SyncAPI(MessagingAPI):
         self._handlers: list[tuple[type, Handler]] = []
         self._stopping = asyncio.Event()
         self.next_batch: str | None = None
+        # True once this process has the rooms' state (any sync applied to the store).
+        self._has_state = False
         self._rng = random.Random()
 
     def on(self, event_class: type[E]) -> Callable[[Callable[[Room | None, E], Awaitable[None]]], Any]:
@@ -63,6 +65,7 @@ class SyncAPI(MessagingAPI):
                                 full_state=full_state, filter=filter)
         response = parse_sync(await self.request(request), request.describe())
         self.store.apply(response)
+        self._has_state = True
         if dispatch:
             await self.dispatch(response)
         self.next_batch = response.next_batch
@@ -75,8 +78,8 @@ class SyncAPI(MessagingAPI):
             await self._emit(None, invite)
         if invites_only:
             return
-        for event in response.account_data:
-            await self._emit(None, event)
+        for data in response.account_data:
+            await self._emit(None, data)
         await asyncio.gather(*(self._dispatch_room(update) for update in response.joined))
         for left in response.left:
             room = Room(left.room_id)
@@ -134,7 +137,7 @@ class SyncAPI(MessagingAPI):
             request = sync_api.sync(since=since, timeout_ms=0 if resuming or since is None else timeout_ms,
                                     filter=filter)
             try:
-                if resuming:
+                if resuming and not self._has_state:
                     await self._until_stopped(self._load_room_state())
                 body = await self._until_stopped(self.request(request))
             except (TransportError, ServerError) as e:
@@ -150,6 +153,7 @@ class SyncAPI(MessagingAPI):
             outages = 0
             response = parse_sync(body, request.describe())
             self.store.apply(response)
+            self._has_state = True
             await self.dispatch(response, invites_only=skip_backlog and since is None)
             since = self.next_batch = response.next_batch
             await store.save(since)
@@ -166,6 +170,7 @@ class SyncAPI(MessagingAPI):
         """
         request = sync_api.sync(timeout_ms=0, filter=_STATE_ONLY)
         self.store.apply(parse_sync(await self.request(request), request.describe()))
+        self._has_state = True
 
     async def _until_stopped(self, call: Awaitable[Any]) -> Any:
         """``call``'s result, or ``_STOPPED`` if ``stop()`` came first (the call is then cancelled)."""

@@ -37,7 +37,6 @@ from clientapi.responses import Media
 log = logging.getLogger("clientapi.transport")
 
 
-
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     max_retries: int = 6  # network errors and 5xx, per request
@@ -47,7 +46,8 @@ class RetryPolicy:
     jitter: float = 0.25  # each wait is stretched by up to this fraction, at random
 
     def backoff(self, retry: int, rng: random.Random) -> float:
-        return min(self.backoff_max, self.backoff_base * 2 ** min(retry, 32)) * (1 + self.jitter * rng.random())
+        base: float = min(self.backoff_max, self.backoff_base * 2 ** min(retry, 32))
+        return base * (1 + self.jitter * rng.random())
 
 
 NO_RETRY = RetryPolicy(max_retries=0, rate_limit_wait=0.0)
@@ -137,9 +137,7 @@ class Transport:
 
     def _rate_limit_delay(self, error: LimitExceeded) -> float:
         after_ms = error.retry_after_ms
-        if after_ms is None:
-            after_ms = int(error.body.get("_retry_after_header", 1000))
-        return max(after_ms, 1) / 1000
+        return max(after_ms if after_ms is not None else 1000, 1) / 1000
 
     async def _once(self, request: Request, access_token: str | None) -> Any:
         headers = {}
@@ -163,15 +161,11 @@ class Transport:
             return _json(request, raw)
 
     def _error(self, request: Request, resp: aiohttp.ClientResponse, raw: bytes) -> MatrixRequestError:
-        try:
-            body = _decode(raw)
-        except ValueError:
-            body = {"error": raw[:200].decode("utf-8", "replace")}
-        if resp.status == 429 and isinstance(body, dict) and "retry_after_ms" not in body:
-            header = resp.headers.get("Retry-After", "")
-            if header.isdigit():
-                body["_retry_after_header"] = int(header) * 1000
-        return error_for(resp.status, body, request.method, request.path)
+        error = error_for(resp.status, _error_body(raw), request.method, request.path)
+        header = resp.headers.get("Retry-After", "")
+        if isinstance(error, LimitExceeded) and header.isdigit():
+            error.retry_after_header_ms = int(header) * 1000  # spec v1.10: in seconds
+        return error
 
 
 class _ServerError(Exception):
@@ -190,11 +184,7 @@ def _retryable(request: Request, error: BaseException) -> bool:
 
 def _final(request: Request, error: BaseException) -> Exception:
     if isinstance(error, _ServerError):
-        try:
-            body = _decode(error.raw)
-        except ValueError:
-            body = {"error": error.raw[:200].decode("utf-8", "replace")}
-        return error_for(error.status, body, request.method, request.path)
+        return error_for(error.status, _error_body(error.raw), request.method, request.path)
     return TransportError(request.method, request.path, _describe(error))
 
 
@@ -204,6 +194,14 @@ def _describe(error: BaseException) -> str:
     if isinstance(error, _ServerError):
         return f"HTTP {error.status}"
     return f"{type(error).__name__}: {error}"
+
+
+def _error_body(raw: bytes) -> Any:
+    """An error answer's JSON, or its first words as the message (a proxy's HTML page)."""
+    try:
+        return _decode(raw)
+    except ValueError:
+        return {"error": raw[:200].decode("utf-8", "replace")}
 
 
 def _decode(raw: bytes) -> Any:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -159,3 +161,12 @@ def test_media_message() -> None:
     message = content.media_message("m.image", "cat", "mxc://s/m", {"mimetype": "image/png"}, "cat.png")
     assert message == {"msgtype": "m.image", "body": "cat", "url": "mxc://s/m", "info": {"mimetype": "image/png"},
                        "filename": "cat.png", "m.mentions": {}}
+
+
+def test_the_sdk_never_imports_the_server() -> None:
+    """clientapi is a client of any server: importing all of it loads nothing of ours."""
+    code = ("import sys, pkgutil, importlib, clientapi\n"
+            "for m in pkgutil.walk_packages(clientapi.__path__, 'clientapi.'): importlib.import_module(m.name)\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('homeserver', 'bots', 'cli')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
