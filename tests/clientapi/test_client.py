@@ -8,8 +8,9 @@ import io
 import pytest
 from PIL import Image
 
-from clientapi import (Client, Forbidden, InviteEvent, MemberEvent, MessageEvent, NotFound, NotLoggedIn,
-                       ReactionEvent, RedactionEvent, Session, UnknownToken, UserInUse, WeakPassword)
+from clientapi import (Client, Forbidden, InviteEvent, MatrixRequestError, MemberEvent, MessageEvent, NotFound,
+                       NotLoggedIn, ReactionEvent, RedactionEvent, Session, UnknownToken,
+                       UserInteractiveAuthRequired, UserInUse, WeakPassword)
 from clientapi.events import EphemeralEvent
 from clientapi.rooms import CREATOR_LEVEL
 
@@ -281,3 +282,16 @@ async def test_errors_are_exceptions_not_values(matrix_server: MatrixTestServer)
         await alice.client.join("#nowhere:" + matrix_server.server_name)
     with pytest.raises(NotLoggedIn):
         await matrix_server.client().send_text("!r:s", "hi")
+
+
+async def test_registration_tokens_and_uia_we_cannot_finish(start_matrix_server) -> None:  # type: ignore[no-untyped-def]
+    server = await start_matrix_server({"registration": {"require_token": True, "tokens": ["letmein"]}})
+    with pytest.raises(UserInteractiveAuthRequired) as e:
+        await server.client().register("dora", "a long password")
+    assert e.value.flows == [["m.login.registration_token"]]
+    session = await server.client().register("dora", "a long password", registration_token="letmein")
+    assert session.user_id == f"@dora:{server.server_name}"
+    # Our server has only password login: m.login.token is refused (M_UNKNOWN, as the spec says).
+    with pytest.raises(MatrixRequestError) as refused:
+        await server.client().login_with_token("not-a-token")
+    assert (refused.value.status, refused.value.errcode) == (400, "M_UNKNOWN")
