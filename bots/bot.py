@@ -38,6 +38,7 @@ log = logging.getLogger("bots")
 # while it was away are answered (the server's default timeline is shorter).
 RESUME_TIMELINE_LIMIT = 100
 _RESUME_FILTER = {"room": {"timeline": {"limit": RESUME_TIMELINE_LIMIT}}}
+_FIRST_FILTER = {"room": {"timeline": {"limit": 1}}}
 
 
 @dataclass
@@ -178,9 +179,14 @@ class Bot:
             for event_class, attr in self.event_handlers:
                 self.client.add_handler(event_class, getattr(self, attr))
             self._handlers_added = True
+        if await store.load() is None:
+            # A first start: learn the rooms (not their history) and answer pending invites.
+            response = await self.client.sync_once(filter=_FIRST_FILTER, dispatch=False)
+            await self.client.dispatch(response, invites_only=True)
+            await store.save(response.next_batch)
         await self.start()
         try:
-            await self.client.sync_forever(store=store, skip_backlog=True, filter=_RESUME_FILTER)
+            await self.client.sync_forever(store=store, filter=_RESUME_FILTER)
         finally:
             await self.stop()
 
