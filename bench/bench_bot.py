@@ -37,7 +37,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._http import RawConnection  # noqa: E402
-from bench._server import ROOT, Server, percentile, running_server, summary  # noqa: E402
+from bench._server import ROOT, Server, percentile, process_cpu_seconds, running_server, summary  # noqa: E402
 
 CHEAP_HASH = {"auth": {"password_hash": {"time_cost": 1, "memory_cost_kib": 64, "parallelism": 1}}}
 CLIENT = "/_matrix/client/v3"
@@ -133,7 +133,12 @@ async def main() -> None:
             for commander in commanders:
                 await commander.open()
             await latency(commanders[0], args.rounds)
-            await throughput(commanders, args.seconds)
+            cpu_before = (process_cpu_seconds(bot.pid), process_cpu_seconds(server.process.pid))
+            answered = await throughput(commanders, args.seconds)
+            bot_cpu = process_cpu_seconds(bot.pid) - cpu_before[0]
+            server_cpu = process_cpu_seconds(server.process.pid) - cpu_before[1]
+            print(f"  CPU per answered command: bot process {bot_cpu / answered * 1e6:.0f} us, "
+                  f"server process {server_cpu / answered * 1e6:.0f} us")
         finally:
             bot.send_signal(signal.SIGTERM)
             bot.wait(timeout=30)
@@ -148,7 +153,7 @@ async def latency(commander: Commander, rounds: int) -> None:
     commander.slow.clear()
 
 
-async def throughput(commanders: list[Commander], seconds: float) -> None:
+async def throughput(commanders: list[Commander], seconds: float) -> int:
     samples: list[tuple[float, float]] = []  # (finished at, latency ms)
     started = time.perf_counter()
     deadline = started + seconds
@@ -168,6 +173,7 @@ async def throughput(commanders: list[Commander], seconds: float) -> None:
         print(f"  {len(slow)} of {len(samples)} answers took over 1 s (max {max(l for _, l in samples):.0f} ms); "
               f"in {late_delivery} the answer was made in time but its /sync long-poll was not woken "
               f"(the stall of issue 10)")
+    return len(samples)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,9 @@ def template_database(matrix_template_database: str) -> str:
     return matrix_template_database
 
 
+_with_database = with_database  # the name tests import
+
+
 async def _drop(admin_url: str, name: str) -> None:
     admin = await asyncpg.connect(admin_url)
     try:
