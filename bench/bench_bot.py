@@ -41,15 +41,23 @@ from bench._server import ROOT, Server, percentile, process_cpu_seconds, running
 
 CHEAP_HASH = {"auth": {"password_hash": {"time_cost": 1, "memory_cost_kib": 64, "parallelism": 1}}}
 CLIENT = "/_matrix/client/v3"
-FILTER = quote(json.dumps({"room": {"timeline": {"limit": 20}, "ephemeral": {"not_types": ["*"]}},
-                           "presence": {"not_types": ["*"]}, "account_data": {"not_types": ["*"]}}))
+
+
+def sync_filter(user_id: str) -> str:
+    """The user's /sync: the room's timeline without their own messages (so a long-poll
+    wakes for the answer, not for the command just sent), nothing else."""
+    return quote(json.dumps({"room": {"timeline": {"limit": 20, "not_senders": [user_id]},
+                                      "ephemeral": {"not_types": ["*"]}, "account_data": {"not_types": ["*"]}},
+                             "presence": {"not_types": ["*"]}, "account_data": {"not_types": ["*"]}}))
 
 
 class Commander:
     """One user with a room shared with the bot: sends a command, waits for the answer."""
 
-    def __init__(self, server: Server, token: str, room_id: str, bot_id: str, poll_timeout_ms: int) -> None:
+    def __init__(self, server: Server, token: str, user_id: str, room_id: str, bot_id: str,
+                 poll_timeout_ms: int) -> None:
         self.server, self.token, self.room_id, self.bot_id = server, token, room_id, bot_id
+        self.filter = sync_filter(user_id)
         self.poll_timeout_ms = poll_timeout_ms
         self.since: str | None = None
         self.count = 0
@@ -59,7 +67,7 @@ class Commander:
     async def open(self) -> None:
         self.send_conn = await RawConnection.open(self.server.url)
         self.sync_conn = await RawConnection.open(self.server.url)
-        _, body = await self.sync_conn.request("GET", f"{CLIENT}/sync?timeout=0&filter={FILTER}", token=self.token)
+        _, body = await self.sync_conn.request("GET", f"{CLIENT}/sync?timeout=0&filter={self.filter}", token=self.token)
         self.since = body["next_batch"]
 
     async def command(self) -> float:
@@ -75,7 +83,7 @@ class Commander:
         sent_ms = time.time() * 1000
         while True:
             status, body = await self.sync_conn.request(
-                "GET", f"{CLIENT}/sync?since={self.since}&timeout={self.poll_timeout_ms}&filter={FILTER}",
+                "GET", f"{CLIENT}/sync?since={self.since}&timeout={self.poll_timeout_ms}&filter={self.filter}",
                 token=self.token)
             assert status == 200, body
             self.since = body["next_batch"]
@@ -97,9 +105,10 @@ async def setup(server: Server, users: int, poll_timeout_ms: int) -> tuple[str, 
     commanders = []
     for i in range(users):
         token = await server.register(f"user{i}")
+        user_id = (await server.call("GET", CLIENT + "/account/whoami", token=token))["user_id"]
         room = (await server.call("POST", CLIENT + "/createRoom", {"invite": [bot_id]}, token))["room_id"]
         await server.call("POST", CLIENT + f"/join/{quote(room)}", {}, bot_token)
-        commanders.append(Commander(server, token, room, bot_id, poll_timeout_ms))
+        commanders.append(Commander(server, token, user_id, room, bot_id, poll_timeout_ms))
     await server.call("POST", CLIENT + "/logout", {}, bot_token)  # the bot logs in for itself
     return bot_id, commanders
 
