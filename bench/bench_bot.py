@@ -15,8 +15,8 @@ bot's answer (a reply to that command) arrives.
    was answered, for --seconds; answers per second, and the latency under that load.
 
 Three processes and PostgreSQL share the machine's two cores. The users' long-polls time
-out after --poll-timeout-ms (2 s): a long-poll the server fails to wake (the stall of
-issue 10, about one answer in 300 here) then costs 2 s, not 30, and is counted apart.
+out after --poll-timeout-ms (2 s): a long-poll the server failed to wake would cost 2 s,
+not 30, and is counted apart.
 """
 
 from __future__ import annotations
@@ -128,7 +128,7 @@ async def main() -> None:
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--poll-timeout-ms", type=int, default=2000,
-                        help="the users' long-poll timeout: what a missed wake-up (issue 10) costs")
+                        help="the users' long-poll timeout: what a missed wake-up costs")
     args = parser.parse_args()
     async with running_server(args.database_url, CHEAP_HASH) as server:
         _, commanders = await setup(server, args.users, args.poll_timeout_ms)
@@ -180,8 +180,7 @@ async def throughput(commanders: list[Commander], seconds: float) -> int:
     if slow:
         late_delivery = sum(1 for made, received in slow if received > 1000)
         print(f"  {len(slow)} of {len(samples)} answers took over 1 s (max {max(l for _, l in samples):.0f} ms); "
-              f"in {late_delivery} the answer was made in time but its /sync long-poll was not woken "
-              f"(the stall of issue 10)")
+              f"in {late_delivery} the answer was made in time but its /sync long-poll was not woken")
     return len(samples)
 
 
