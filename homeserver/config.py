@@ -126,6 +126,8 @@ class RateLimitsConfig:
     reports: RateLimit = RateLimit(per_second=0.05, burst=10)
     # Per user: POST /_matrix/media/v3/upload, POST /_matrix/media/v1/create, URL previews.
     media_upload: RateLimit = RateLimit(per_second=1.0, burst=20)
+    # Per user: events sent (PUT /send, /state, /redact), shared out over the processes.
+    messages: RateLimit = RateLimit(per_second=5.0, burst=50)
 
 
 @dataclass(frozen=True, slots=True)
