@@ -24,25 +24,47 @@ const HREF_SCHEMES = /^(https?|ftp|mailto|magnet):/i;
 const COLOR = /^#[0-9a-fA-F]{6}$/;
 const MAX_DEPTH = 100; // "Tags must not be nested more than 100 levels deep."
 const MAX_IMAGE = 800;
+const PAGE_BACKGROUND = "#ffffff"; // styles.css --bg
+const PAGE_TEXT = "#1b1d21"; // styles.css --text
 
 const policy = typeof window !== "undefined" && window.trustedTypes
   ? window.trustedTypes.createPolicy("matrix-html", { createHTML: (s) => s })
   : { createHTML: (s) => s };
 
+// WCAG 2.1 relative luminance and contrast ratio of two #rrggbb colours.
+function luminance(hex) {
+  const [r, g, b] = [1, 3, 5].map((i) => {
+    const c = parseInt(hex.slice(i, i + 2), 16) / 255;
+    return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+  });
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+}
+
+export function contrast(a, b) {
+  const [hi, lo] = [luminance(a), luminance(b)].sort((x, y) => y - x);
+  return (hi + 0.05) / (lo + 0.05);
+}
+
+// The sender's colours, unless they would make the text hard to read (under 4.5:1
+// against the page's text or background colour).
+function applyColours(color, background, to) {
+  const fg = color && COLOR.test(color) ? color : null;
+  const bg = background && COLOR.test(background) ? background : null;
+  if (fg && contrast(fg, bg || PAGE_BACKGROUND) >= 4.5) to.style.color = fg;
+  if (bg && contrast(to.style.color ? fg : PAGE_TEXT, bg) >= 4.5) to.style.backgroundColor = bg;
+}
+
 function copyAttributes(tag, from, to) {
   const get = (name) => from.getAttribute(name);
   if (tag === "font" || tag === "span") {
-    const color = get("data-mx-color") || (tag === "font" ? get("color") : null);
-    const background = get("data-mx-bg-color");
-    if (color && COLOR.test(color)) to.style.color = color;
-    if (background && COLOR.test(background)) to.style.backgroundColor = background;
+    applyColours(get("data-mx-color") || (tag === "font" ? get("color") : null), get("data-mx-bg-color"), to);
   }
   if (tag === "span" && from.hasAttribute("data-mx-spoiler")) {
     to.className = "spoiler";
     to.tabIndex = 0;
     to.title = get("data-mx-spoiler") || "Spoiler";
   }
-  if (tag === "a") {
+  if (tag === "a" && to.localName === "a") {
     const href = (get("href") || "").trim();
     if (HREF_SCHEMES.test(href)) {
       to.setAttribute("href", href);
@@ -84,7 +106,9 @@ function copyChildren(from, to, doc, depth) {
         copyChildren(node, to, doc, depth + 1);
         continue;
       }
-      const element = doc.createElement(tag === "font" ? "span" : tag);
+      // A link that is not to an allowed scheme keeps its text, not its link.
+      const linkless = tag === "a" && !HREF_SCHEMES.test((node.getAttribute("href") || "").trim());
+      const element = doc.createElement(tag === "font" || linkless ? "span" : tag);
       copyAttributes(tag, node, element);
       if (tag === "img" && !element.dataset.mxc) {
         to.appendChild(doc.createTextNode(element.getAttribute("alt")));
@@ -96,10 +120,16 @@ function copyChildren(from, to, doc, depth) {
   }
 }
 
-// A DocumentFragment of the page's document holding the sanitised tree.
-export function sanitizeHtml(html, doc = document) {
-  const parsed = new DOMParser().parseFromString(policy.createHTML(String(html)), "text/html");
-  const fragment = doc.createDocumentFragment();
-  copyChildren(parsed.body, fragment, doc, 0);
-  return fragment;
+// A DocumentFragment of the page's document holding the sanitised tree. Each distinct
+// HTML is parsed once (a copy of the result is handed out after that).
+export function sanitizeHtml(html, cache = null, doc = document) {
+  const key = String(html);
+  let fragment = cache?.get(key);
+  if (!fragment) {
+    const parsed = new DOMParser().parseFromString(policy.createHTML(key), "text/html");
+    fragment = doc.createDocumentFragment();
+    copyChildren(parsed.body, fragment, doc, 0);
+    cache?.set(key, fragment);
+  }
+  return fragment.cloneNode(true);
 }

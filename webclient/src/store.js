@@ -25,6 +25,7 @@ export class Store {
     this.accountData = new Map();
     this.presence = new Map(); // user_id -> presence content
     this.profiles = new Map(); // user_id -> {displayname, avatar_url}, from search and /profile
+    this.sanitized = new Map(); // formatted_body -> its sanitised DocumentFragment
     this.status = "connecting"; // connecting | online | reconnecting | offline
     this.synced = false;
     this.since = null;
@@ -157,13 +158,20 @@ export class Store {
 
   // ---- names, avatars, lists -----------------------------------------------------
 
+  // A member event without a name (an invite often has none) falls back to the
+  // global profile, fetched once per user.
   displayName(userId, room) {
     const member = room?.member(userId);
-    return member?.displayname || this.profiles.get(userId)?.displayname || localpart(userId);
+    if (member?.displayname) return member.displayname;
+    if (!this.profiles.has(userId)) this.profile(userId);
+    return this.profiles.get(userId)?.displayname || localpart(userId);
   }
 
   avatarUrl(userId, room) {
-    return room?.member(userId)?.avatar_url || this.profiles.get(userId)?.avatar_url || null;
+    const member = room?.member(userId);
+    if (member?.avatar_url) return member.avatar_url;
+    if (!this.profiles.has(userId)) this.profile(userId);
+    return this.profiles.get(userId)?.avatar_url || null;
   }
 
   directRooms() {
@@ -316,7 +324,7 @@ export class Store {
 
   async searchUsers(term) {
     const { results } = await this.api.post("user_directory/search", { search_term: term, limit: 20 });
-    for (const user of results) this.profiles.set(user.user_id, user);
+    for (const user of results) this.profiles.set(user.user_id, { displayname: user.display_name, avatar_url: user.avatar_url });
     return results;
   }
 
@@ -364,12 +372,25 @@ export class Store {
     this.emit();
   }
 
+  // Presence reaches /sync only when it changes, and only once a room is shared: a
+  // direct chat's header asks when it opens and when the other person joins.
+  async fetchPresence(userId) {
+    try {
+      const presence = await this.api.get(`presence/${enc(userId)}/status`);
+      this.presence.set(userId, { ...this.presence.get(userId), ...presence });
+      this.emit();
+    } catch {
+      // Presence is off on this server, or not shared with us (yet).
+    }
+  }
+
   async profile(userId) {
     if (!this.profiles.has(userId)) {
+      this.profiles.set(userId, {});
       try {
         this.profiles.set(userId, await this.api.get(`profile/${enc(userId)}`));
       } catch {
-        this.profiles.set(userId, {});
+        // No profile (or not visible): the user ID's localpart stands in.
       }
       this.emit();
     }

@@ -6,6 +6,7 @@ import { localpart } from "../store.js";
 import { Avatar, errorText, formatListTime, openRoom, presenceLabel, Spinner, useStore } from "./common.jsx";
 import { NewGroupDialog, ProfileDialog, SearchDialog } from "./dialogs.jsx";
 import { RoomView } from "./room.jsx";
+import { Icon } from "./icons.jsx";
 
 function roomFromHash() {
   const match = /^#\/room\/(.+)$/.exec(location.hash);
@@ -34,31 +35,48 @@ export function Chat({ onLogout }) {
   }), [store, roomId]);
 
   const room = roomId ? store.rooms.get(roomId) : null;
+  // On a phone the chat list is the page's main content until a room is opened.
+  const narrow = useMediaQuery("(max-width: 767px)");
+  const Sidebar = narrow && !room ? "main" : "aside";
   useEffect(() => {
     document.title = room ? `${store.roomName(room)} · Chat` : "Chat";
   });
 
   return (
     <div class={`chat ${room ? "has-room" : ""}`}>
-      <a class="skip" href="#composer-input">Skip to message box</a>
+      {room && <a class="skip" href="#composer-input">Skip to message box</a>}
       <ConnectionBanner />
-      <aside class="sidebar" aria-label="Chats">
+      <Sidebar class="sidebar" aria-label="Chats">
+        <h1 class="visually-hidden">Chats</h1>
         <SidebarHeader onProfile={() => setDialog("profile")} onGroup={() => setDialog("group")} onSearch={() => setDialog("search")} />
         <PeopleSearch>
           {!store.synced ? <div class="loading"><Spinner label="Loading your chats" /></div> : <RoomList selected={roomId} />}
         </PeopleSearch>
-      </aside>
-      <main class="main" id="main">
-        {room ? <RoomView key={room.roomId} room={room} onSearch={() => setDialog("search")} />
-          : roomId && store.synced ? <Empty text="This chat is not in your list. You may have left it." />
-            : <Empty text={store.synced ? "Choose a chat, or find someone to talk to." : "Loading…"} />}
-      </main>
+      </Sidebar>
+      {Sidebar === "aside" && (
+        <main class="main" id="main">
+          {room ? <RoomView key={room.roomId} room={room} onSearch={() => setDialog("search")} />
+            : roomId && store.synced ? <Empty text="This chat is not in your list. You may have left it." />
+              : <Empty text={store.synced ? "Choose a chat, or find someone to talk to." : "Loading…"} />}
+        </main>
+      )}
       <div class="visually-hidden" aria-live="polite" aria-atomic="true" id="announcer">{announcement}</div>
       {dialog === "profile" && <ProfileDialog onClose={closeDialog} onLogout={onLogout} />}
       {dialog === "group" && <NewGroupDialog onClose={closeDialog} />}
       {dialog === "search" && <SearchDialog onClose={closeDialog} roomId={roomId} />}
     </div>
   );
+}
+
+function useMediaQuery(query) {
+  const [matches, setMatches] = useState(() => matchMedia(query).matches);
+  useEffect(() => {
+    const list = matchMedia(query);
+    const change = () => setMatches(list.matches);
+    list.addEventListener("change", change);
+    return () => list.removeEventListener("change", change);
+  }, [query]);
+  return matches;
 }
 
 function Empty({ text }) {
@@ -81,15 +99,16 @@ function SidebarHeader({ onProfile, onGroup, onSearch }) {
   const dot = store.status === "online" ? "online" : "offline";
   return (
     <header class="sidebar-header">
-      <button type="button" class="me" onClick={onProfile} aria-label={`Your profile and settings (${me.displayname || localpart(store.userId)}, ${store.status === "online" ? "connected" : "not connected"})`}>
+      <button type="button" class="me" onClick={onProfile}>
         <Avatar mxc={me.avatar_url} name={me.displayname || localpart(store.userId)} id={store.userId} presence={dot} />
         <span class="me-name">
           <span>{me.displayname || localpart(store.userId)}</span>
           {presence?.status_msg && <span class="status-msg">{presence.status_msg}</span>}
         </span>
+        <span class="visually-hidden">: your profile and settings</span>
       </button>
-      <button type="button" class="icon" onClick={onSearch} aria-label="Search messages" title="Search messages">🔍</button>
-      <button type="button" class="icon" onClick={onGroup} aria-label="New group chat" title="New group chat">＋</button>
+      <button type="button" class="icon" onClick={onSearch} aria-label="Search messages" title="Search messages"><Icon name="search" /></button>
+      <button type="button" class="icon" onClick={onGroup} aria-label="New group chat" title="New group chat"><Icon name="plus" /></button>
     </header>
   );
 }

@@ -4,6 +4,7 @@
 import { createContext } from "preact";
 import { useContext, useEffect, useId, useReducer, useRef, useState } from "preact/hooks";
 import { NetworkError } from "../api.js";
+import { Icon } from "./icons.jsx";
 
 export const StoreContext = createContext(null);
 
@@ -111,7 +112,7 @@ export function Dialog({ title, onClose, children, wide }) {
     <dialog ref={ref} class={wide ? "wide" : ""} aria-labelledby={titleId}>
       <header class="dialog-header">
         <h2 id={titleId}>{title}</h2>
-        <button type="button" class="icon" onClick={onClose} aria-label="Close">✕</button>
+        <button type="button" class="icon" onClick={onClose} aria-label="Close"><Icon name="close" /></button>
       </header>
       {children}
     </dialog>

@@ -7,6 +7,7 @@ import { enc } from "../api.js";
 import { relation } from "../room.js";
 import { errorText, useStore } from "./common.jsx";
 import { EMOJI } from "./emoji.js";
+import { Icon } from "./icons.jsx";
 
 const TYPING_TIMEOUT_MS = 20000;
 const TYPING_REPEAT_MS = 15000;
@@ -20,8 +21,12 @@ export function Composer({ room, reply, editing, onDone, onEditLast }) {
   const typingSent = useRef(0);
   const name = store.roomName(room);
 
+  // The text to edit is put in the box at once by the Up key (so nothing typed right
+  // after is overwritten); an edit chosen from a message's actions fills it here.
+  const preset = useRef(null);
   useEffect(() => {
-    if (editing) setText(room.shownContent(editing).content.body || "");
+    if (editing && preset.current !== editing.event_id) setText(room.shownContent(editing).content.body || "");
+    preset.current = null;
     if (editing || reply) input.current.focus();
   }, [editing, reply]);
 
@@ -54,6 +59,8 @@ export function Composer({ room, reply, editing, onDone, onEditLast }) {
       const last = lastOwnText(store, room);
       if (last) {
         e.preventDefault();
+        preset.current = last.event_id;
+        setText(room.shownContent(last).content.body || "");
         onEditLast(last);
       }
     } else if (e.key === "Escape" && (editing || reply)) {
@@ -112,7 +119,7 @@ export function Composer({ room, reply, editing, onDone, onEditLast }) {
       ))}
       <form class="composer-row" onSubmit={(e) => { e.preventDefault(); submit(); }}>
         <label class="icon attach" title="Attach a file or image">
-          <span aria-hidden="true">📎</span>
+          <Icon name="attach" />
           <span class="visually-hidden">Attach a file or image</span>
           <input type="file" class="visually-hidden" multiple onChange={(e) => { attach([...e.currentTarget.files]); e.currentTarget.value = ""; }} />
         </label>
@@ -121,7 +128,7 @@ export function Composer({ room, reply, editing, onDone, onEditLast }) {
           placeholder={`Message ${name}`} aria-describedby="composer-help" />
         <span id="composer-help" class="visually-hidden">Enter sends, Shift+Enter adds a new line, Up edits your last message.</span>
         <div class="emoji-wrap">
-          <button type="button" class="icon" aria-label="Insert emoji" aria-expanded={picker ? "true" : "false"} onClick={() => setPicker(!picker)}>🙂</button>
+          <button type="button" class="icon" aria-label="Insert emoji" aria-expanded={picker ? "true" : "false"} onClick={() => setPicker(!picker)}><Icon name="smile" /></button>
           {picker && (
             <div class="emoji-picker" role="group" aria-label="Emoji" onKeyDown={(e) => e.key === "Escape" && setPicker(false)}>
               {EMOJI.map((emoji) => <button type="button" class="icon small" key={emoji} onClick={() => insertEmoji(emoji)}>{emoji}</button>)}

@@ -5,6 +5,7 @@ import { useEffect, useState } from "preact/hooks";
 import { enc } from "../api.js";
 import { localpart } from "../store.js";
 import { Avatar, Dialog, errorText, Field, formatDay, formatTime, openRoom, presenceLabel, useStore } from "./common.jsx";
+import { Icon } from "./icons.jsx";
 
 function useAction() {
   const [state, setState] = useState({ busy: false, error: null, done: null });
@@ -58,6 +59,7 @@ export function ProfileDialog({ onClose, onLogout }) {
   const save = run(async () => {
     if (name.trim() !== (me.displayname || "")) await store.api.put(`${base}/displayname`, { displayname: name.trim() });
     await store.api.put(`presence/${enc(store.userId)}/status`, { presence: "online", status_msg: status.trim() });
+    store.presence.set(store.userId, { ...presence, presence: "online", status_msg: status.trim() });
     store.profiles.delete(store.userId);
     await store.profile(store.userId);
   }, "Saved.");
@@ -153,7 +155,7 @@ export function NewGroupDialog({ onClose }) {
             {people.map((p) => (
               <li key={p.user_id}>{p.display_name || localpart(p.user_id)}{" "}
                 <button type="button" class="icon small" aria-label={`Remove ${p.display_name || p.user_id}`}
-                  onClick={() => setPeople(people.filter((x) => x !== p))}>✕</button>
+                  onClick={() => setPeople(people.filter((x) => x !== p))}><Icon name="close" size={16} /></button>
               </li>
             ))}
           </ul>

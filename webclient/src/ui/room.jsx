@@ -6,6 +6,7 @@ import { Avatar, presenceLabel, useStore } from "./common.jsx";
 import { Composer } from "./composer.jsx";
 import { ReportDialog, RoomSettingsDialog } from "./dialogs.jsx";
 import { Timeline } from "./timeline.jsx";
+import { Icon } from "./icons.jsx";
 
 export function RoomView({ room, onSearch }) {
   const store = useStore();
@@ -50,16 +51,18 @@ function RoomHeader({ room, onSettings, onSearch }) {
     ? [presenceLabel(presence?.presence), presence?.status_msg].filter(Boolean).join(" · ")
     : `${members} ${members === 1 ? "member" : "members"}`;
   const topic = room.stateEvent("m.room.topic")?.content?.topic;
+  const partnerMembership = partner ? room.member(partner)?.membership : null;
+  useEffect(() => { if (partner) store.fetchPresence(partner); }, [partner, partnerMembership]);
   return (
     <header class="room-header">
-      <a href="#/" class="icon back" aria-label="Back to chats">←</a>
+      <a href="#/" class="icon back" aria-label="Back to chats"><Icon name="back" /></a>
       <Avatar mxc={store.roomAvatar(room)} name={name} id={room.roomId} presence={partner ? presenceLabel(presence?.presence) : null} />
       <div class="room-title">
-        <h2 id="room-title">{name}</h2>
+        <h1 id="room-title">{name}</h1>
         <p class="muted">{subtitle}{topic ? ` · ${topic}` : ""}</p>
       </div>
-      {onSearch && <button type="button" class="icon" onClick={onSearch} aria-label="Search messages in this chat" title="Search messages">🔍</button>}
-      {onSettings && <button type="button" class="icon" onClick={onSettings} aria-label="Chat settings and members" title="Chat settings">⚙</button>}
+      {onSearch && <button type="button" class="icon" onClick={onSearch} aria-label="Search messages in this chat" title="Search messages"><Icon name="search" /></button>}
+      {onSettings && <button type="button" class="icon" onClick={onSettings} aria-label="Chat settings and members" title="Chat settings"><Icon name="settings" /></button>}
     </header>
   );
 }

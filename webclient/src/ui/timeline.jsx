@@ -8,6 +8,7 @@ import { relation } from "../room.js";
 import { sanitizeHtml } from "../sanitize.js";
 import { Avatar, dayKey, Dialog, errorText, formatDay, formatTime, Spinner, StoreContext, useMedia, useStore } from "./common.jsx";
 import { QUICK_REACTIONS } from "./emoji.js";
+import { Icon } from "./icons.jsx";
 
 const GROUP_MS = 5 * 60 * 1000;
 
@@ -57,7 +58,7 @@ export function Timeline({ room, onReply, onEdit, onReport }) {
           previous = event;
           return (
             <Fragment key={event.event_id}>
-              {newDay && <li class="day" role="separator"><span>{formatDay(event.origin_server_ts)}</span></li>}
+              {newDay && <li class="day"><span>{formatDay(event.origin_server_ts)}</span></li>}
               {event.type === "m.room.message" || event.type === "m.sticker"
                 ? <Message room={room} event={event} grouped={grouped} readers={readers.get(event.event_id)}
                   onReply={onReply} onEdit={onEdit} onReport={onReport} />
@@ -70,7 +71,8 @@ export function Timeline({ room, onReply, onEdit, onReport }) {
   );
 }
 
-// Everyone else's read receipt, placed on the newest shown event at or before it.
+// Everyone else's read receipt, placed on the newest shown event at or before it that
+// they did not send themselves (a receipt covers everything before it).
 function receiptsByEvent(store, room, events) {
   const position = new Map(room.events.map((e, i) => [e.event_id, i]));
   const shown = events.map((e) => position.get(e.event_id));
@@ -80,12 +82,12 @@ function receiptsByEvent(store, room, events) {
     const at = position.get(eventId);
     let target = null;
     for (let i = shown.length - 1; i >= 0; i--) {
-      if (shown[i] <= at) {
+      if (shown[i] <= at && events[i].sender !== userId) {
         target = events[i];
         break;
       }
     }
-    if (!target || target.sender === userId) continue;
+    if (!target) continue;
     if (!out.has(target.event_id)) out.set(target.event_id, []);
     out.get(target.event_id).push(userId);
   }
@@ -174,7 +176,7 @@ function Message({ room, event, grouped, readers, onReply, onEdit, onReport }) {
       {!redacted && !event.pending && (
         <div class="message-actions">
           <button type="button" class="icon small" aria-expanded={actions ? "true" : "false"}
-            aria-label={`Actions for message from ${name} at ${formatTime(event.origin_server_ts)}`} onClick={() => setActions(!actions)}>⋯</button>
+            aria-label={`Actions for message from ${name} at ${formatTime(event.origin_server_ts)}`} onClick={() => setActions(!actions)}><Icon name="more" /></button>
           {actions && (
             <div class="action-panel" role="group" aria-label="Message actions" onKeyDown={(e) => e.key === "Escape" && setActions(false)}>
               {QUICK_REACTIONS.map((key) => (
@@ -275,7 +277,7 @@ function SafeHtml({ html, class: cls }) {
   const ref = useRef(null);
   const store = useContext(StoreContext);
   useEffect(() => {
-    ref.current.replaceChildren(sanitizeHtml(html));
+    ref.current.replaceChildren(sanitizeHtml(html, store.sanitized));
     for (const img of ref.current.querySelectorAll("img[data-mxc]")) {
       store.media.get(img.dataset.mxc, { width: 800, height: 600 }).then((url) => { img.src = url; }, () => {});
     }
@@ -308,7 +310,7 @@ function ImageViewer({ content, onClose }) {
   return (
     <Dialog title={content.body || "Image"} onClose={onClose} wide>
       <div class="viewer">
-        {url ? <img src={url} alt={content.body || "image"} /> : error ? <p class="error">The image could not be loaded.</p> : <Spinner />}
+        {url ? <img src={url} alt={`Full size: ${content.body || "image"}`} /> : error ? <p class="error">The image could not be loaded.</p> : <Spinner />}
       </div>
     </Dialog>
   );
@@ -344,7 +346,7 @@ function FileBody({ content }) {
   return (
     <p class="file">
       <button type="button" class="small" onClick={download} disabled={state === "loading"}>
-        📄 Download {name}{content.info?.size ? ` (${formatSize(content.info.size)})` : ""}
+        <Icon name="file" size={18} /> Download {name}{content.info?.size ? ` (${formatSize(content.info.size)})` : ""}
       </button>
       {state && state !== "loading" && <span class="error" role="alert">{state}</span>}
     </p>

@@ -1,0 +1,320 @@
+// The web client's whole story in Debian's Chromium, two people in two browser contexts
+// (Alice on a desktop, Bob on a phone) against a real homeserver:
+//
+//   node story.mjs BASE_URL IMAGE_PATH ARTEFACT_DIR
+//
+// Sign up both, profile and status, find Bob by part of his name, DM, messages both ways
+// live, typing, receipts, an edit, a deletion, a reaction, a reply, an image shown as a
+// thumbnail on the other side, the unread badge cleared on reading, hostile HTML
+// rendered harmless, going offline and back, history search; an axe-core scan of every
+// screen; screenshots at both sizes. Prints one JSON summary line; exits non-zero with
+// the failing step on any failure. tests/web/test_web_client.py runs it.
+import { readFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const require = createRequire(import.meta.url);
+const AXE_SOURCE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+const [BASE, IMAGE, ARTEFACTS] = process.argv.slice(2);
+const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
+const WAIT = 15000;
+mkdirSync(ARTEFACTS, { recursive: true });
+
+const summary = { steps: [], axe: {}, violations: [], minor: [], csp: [], console_errors: [], timings_ms: {} };
+let step = "start";
+function begin(name) {
+  step = name;
+  summary.steps.push(name);
+}
+
+const browser = await chromium.launch({
+  executablePath: CHROMIUM,
+  headless: true,
+  args: [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+  ],
+});
+
+async function person(name, viewport, isMobile) {
+  const context = await browser.newContext({ viewport, isMobile, hasTouch: isMobile, deviceScaleFactor: 1, locale: "en-GB", timezoneId: "UTC" });
+  const page = await context.newPage();
+  page.setDefaultTimeout(WAIT);
+  page.on("console", (m) => {
+    // Resource failures are the test's own 404 probes; CSP reports are collected below.
+    if (m.type() === "error" && !/Failed to load resource|Content Security Policy/.test(m.text())) summary.console_errors.push(`${name}: ${m.text()}`);
+  });
+  page.on("pageerror", (e) => summary.console_errors.push(`${name}: ${e.message}`));
+  // Every CSP violation the page meets is reported back (there must be none).
+  await page.exposeFunction("__cspViolation", (directive) => summary.csp.push({ who: name, step, directive }));
+  await page.addInitScript(() => {
+    document.addEventListener("securitypolicyviolation", (e) => window.__cspViolation(e.violatedDirective));
+  });
+  return { name, context, page };
+}
+
+async function axe(who, screen) {
+  const { page } = who;
+  // Injected through the debugging protocol, which the page's CSP does not govern.
+  if (!(await page.evaluate(() => Boolean(window.axe)))) await page.evaluate(AXE_SOURCE);
+  const result = await page.evaluate(async () => {
+    const r = await window.axe.run(document, { resultTypes: ["violations"] });
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target.join(" ")).slice(0, 5), help: v.help }));
+  });
+  summary.axe[`${who.name}:${screen}`] = result.length;
+  for (const v of result) {
+    const found = { screen: `${who.name}:${screen}`, ...v };
+    if (v.impact === "serious" || v.impact === "critical") summary.violations.push(found);
+    else summary.minor.push(found);
+  }
+}
+
+async function shot(who, name) {
+  await who.page.screenshot({ path: join(ARTEFACTS, `${name}.png`) });
+}
+
+const messages = (page) => page.locator("li.message");
+const message = (page, text) => page.locator("li.message", { hasText: text });
+
+async function signUp(who, username, password) {
+  const { page } = who;
+  await page.goto(BASE);
+  await page.getByRole("heading", { name: "Sign in" }).waitFor();
+  await axe(who, "sign-in");
+  await page.getByRole("link", { name: "Create an account" }).click();
+  await page.getByRole("heading", { name: "Create an account" }).waitFor();
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Password", { exact: true }).fill("short");
+  await page.getByLabel("Confirm password").fill("short");
+  await page.getByRole("button", { name: "Create account" }).click();
+  // The server's password policy, shown next to the password field.
+  await page.locator(".field", { has: page.getByLabel("Password", { exact: true }) }).locator(".error").waitFor();
+  await axe(who, "sign-up-error");
+  if (who.name === "alice") await shot(who, "signup-desktop");
+  await page.getByLabel("Password", { exact: true }).fill(password);
+  await page.getByLabel("Confirm password").fill(password);
+  await page.getByRole("button", { name: "Create account" }).click();
+  await page.getByRole("searchbox", { name: "Find people" }).waitFor();
+}
+
+async function main() {
+  const alice = await person("alice", { width: 1280, height: 800 }, false);
+  const bob = await person("bob", { width: 360, height: 740 }, true);
+  const a = alice.page;
+  const b = bob.page;
+
+  begin("sign up both");
+  const t0 = Date.now();
+  await signUp(alice, "alice", "correct horse battery");
+  summary.timings_ms.alice_signup = Date.now() - t0;
+  await signUp(bob, "bob", "battery staple horse");
+  await axe(alice, "empty chat list");
+
+  begin("bob sets his display name and status");
+  await b.getByRole("button", { name: /your profile and settings/i }).click();
+  await b.getByLabel("Display name").fill("Bob Builder");
+  await b.getByLabel("Status message").fill("Fixing things");
+  await axe(bob, "profile dialog");
+  await b.getByRole("button", { name: "Save" }).click();
+  await b.getByText("Saved.").waitFor();
+  await b.getByRole("button", { name: "Close" }).click();
+  await b.locator(".me-name", { hasText: "Bob Builder" }).waitFor();
+
+  begin("alice finds bob by part of his name and starts a DM");
+  await a.getByRole("searchbox", { name: "Find people" }).fill("build");
+  const result = a.getByRole("button", { name: /Bob Builder/ });
+  await result.waitFor();
+  await axe(alice, "people search");
+  await result.click();
+  await a.getByRole("heading", { name: "Bob Builder", level: 1 }).waitFor();
+  await a.getByLabel("Message Bob Builder").fill("Hello Bob!");
+  await a.keyboard.press("Enter");
+  await message(a, "Hello Bob!").waitFor();
+
+  begin("bob accepts the invitation and reads the message");
+  await b.getByRole("button", { name: /Accept invitation/ }).click();
+  await message(b, "Hello Bob!").waitFor();
+  await axe(bob, "room (phone)");
+
+  begin("alice sees bob's receipt, presence and status");
+  await message(a, "Hello Bob!").getByTestId("receipt").filter({ hasText: "Seen by Bob Builder" }).waitFor();
+  await a.locator(".room-header", { hasText: "Fixing things" }).waitFor();
+
+  begin("typing shows on the other side");
+  await b.getByLabel(/^Message /).pressSequentially("Hi Ali", { delay: 10 });
+  await a.getByTestId("typing").filter({ hasText: "Bob Builder is typing…" }).waitFor();
+  await b.getByLabel(/^Message /).pressSequentially("ce", { delay: 10 });
+  await b.getByLabel(/^Message /).press("Enter");
+
+  begin("messages arrive live both ways");
+  const sentAt = Date.now();
+  await message(a, "Hi Alice").waitFor();
+  summary.timings_ms.bob_to_alice = Date.now() - sentAt;
+  await a.getByTestId("typing").filter({ hasText: /^$/ }).waitFor();
+  // The live region read the new message out.
+  await a.locator("#announcer", { hasText: "New message from Bob Builder: Hi Alice" }).waitFor();
+  const sent2 = Date.now();
+  await a.getByLabel("Message Bob Builder").fill("How are you?\nAll good here.");
+  await a.keyboard.press("Enter");
+  await message(b, "All good here.").waitFor();
+  summary.timings_ms.alice_to_bob = Date.now() - sent2;
+
+  begin("alice edits her last message with the Up key");
+  await a.getByLabel("Message Bob Builder").press("ArrowUp");
+  await a.getByText("Editing your message").waitFor();
+  await a.getByLabel("Edit message").fill("How are you, Bob?");
+  await a.keyboard.press("Enter");
+  const edited = message(b, "How are you, Bob?");
+  await edited.locator(".edited").waitFor();
+  if (await message(b, "All good here.").count()) throw new Error("the edit did not replace the original text");
+
+  begin("alice deletes a message; bob sees the placeholder");
+  await a.getByLabel("Message Bob Builder").fill("oops, wrong chat");
+  await a.keyboard.press("Enter");
+  await message(b, "oops, wrong chat").waitFor();
+  const oops = message(a, "oops, wrong chat");
+  await oops.getByRole("button", { name: /Actions for message/ }).click();
+  await oops.getByRole("button", { name: "Delete" }).click();
+  await oops.getByRole("button", { name: "Delete for everyone" }).click();
+  await b.locator("li.message .deleted", { hasText: "Message deleted" }).waitFor();
+  await b.locator("li.message", { hasText: "oops, wrong chat" }).waitFor({ state: "detached" });
+
+  begin("bob reacts and replies");
+  const hello = message(b, "Hello Bob!");
+  await hello.getByRole("button", { name: /Actions for message/ }).click();
+  await hello.getByRole("button", { name: "React with 👍" }).click();
+  await message(a, "Hello Bob!").getByRole("button", { name: /👍 1, reacted by Bob Builder/ }).waitFor();
+  await hello.getByRole("button", { name: /Actions for message/ }).click();
+  await hello.getByRole("button", { name: "Reply" }).click();
+  await b.getByText(/Replying to alice/).waitFor();
+  // Choosing Reply puts the focus in the message box.
+  await b.waitForFunction(() => document.activeElement?.id === "composer-input");
+  await b.keyboard.type("Nice to hear from you");
+  await b.keyboard.press("Enter");
+  await message(a, "Nice to hear from you").locator(".reply-quote", { hasText: "Hello Bob!" }).waitFor();
+
+  begin("bob sends an image; alice sees the thumbnail");
+  await b.locator('input[type="file"]').setInputFiles(IMAGE);
+  const thumb = a.getByTestId("thumbnail");
+  await thumb.waitFor();
+  await a.waitForFunction(() => {
+    const img = document.querySelector('[data-testid="thumbnail"]');
+    return img && img.complete && img.naturalWidth > 0 && img.src.startsWith("blob:");
+  });
+  summary.thumbnail = await thumb.evaluate((img) => ({ src: img.src.slice(0, 5), width: img.naturalWidth, height: img.naturalHeight }));
+  await a.getByRole("button", { name: /Open image .* full size/ }).click();
+  await a.locator("dialog .viewer img").waitFor();
+  await a.waitForFunction(() => document.querySelector("dialog .viewer img")?.naturalWidth > 0);
+  summary.full_size = await a.locator("dialog .viewer img").evaluate((img) => img.naturalWidth);
+  await axe(alice, "image viewer");
+  await a.keyboard.press("Escape");
+  await a.locator("dialog").waitFor({ state: "detached" });
+  await shot(alice, "room-desktop");
+
+  begin("hostile HTML from bob is rendered harmless");
+  await b.evaluate(async () => {
+    const session = JSON.parse(localStorage.getItem("homeserver.web.session"));
+    const room = decodeURIComponent(location.hash.replace("#/room/", ""));
+    const html = 'start-of-hostile <strong>bold</strong> <em>it</em> <img src=x onerror="window.__pwned=1">'
+      + '<script>window.__pwned=2</script><a href="javascript:window.__pwned=3">js link</a>'
+      + '<a href="https://example.org/" onclick="window.__pwned=4">safe link</a>'
+      + '<iframe src="https://example.org"></iframe><svg><script>window.__pwned=5</script></svg>'
+      + '<math><mi><style><img src=x onerror="window.__pwned=6"></style></mi></math>'
+      + '<form action="https://evil.example"><input name=q></form><div style="position:fixed;inset:0">cover</div>'
+      + '<span data-mx-color="#ff0000" onmouseover="window.__pwned=7">red</span><mx-reply>fallback</mx-reply>'
+      + '<noscript><p title="</noscript><img src=x onerror=window.__pwned=8>"></noscript> end';
+    await fetch(`/_matrix/client/v3/rooms/${encodeURIComponent(room)}/send/m.room.message/hostile1`, {
+      method: "PUT", headers: { Authorization: `Bearer ${session.access_token}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ msgtype: "m.text", body: "hostile", format: "org.matrix.custom.html", formatted_body: html }),
+    });
+  });
+  const hostile = message(a, "start-of-hostile");
+  await hostile.waitFor();
+  await a.waitForTimeout(300); // any onerror would have fired by now
+  summary.hostile = await hostile.evaluate((li) => {
+    const body = li.querySelector(".body");
+    const attributes = [...body.querySelectorAll("*")].flatMap((el) => [...el.attributes].map((x) => `${el.localName}[${x.name}]`));
+    return {
+      pwned: window.__pwned || null,
+      tags: [...new Set([...body.querySelectorAll("*")].map((el) => el.localName))].sort(),
+      on_attributes: attributes.filter((x) => /\[on/.test(x)),
+      style_attributes: [...body.querySelectorAll("[style]")].map((el) => el.getAttribute("style")),
+      hrefs: [...body.querySelectorAll("a")].map((x) => x.getAttribute("href")),
+      rels: [...body.querySelectorAll("a")].map((x) => x.getAttribute("rel")),
+      text: body.textContent,
+    };
+  });
+
+  begin("the unread badge counts new messages and clears on reading");
+  await b.getByRole("link", { name: "Back to chats" }).click();
+  await a.getByLabel("Message Bob Builder").fill("Are you there?");
+  await a.keyboard.press("Enter");
+  await a.getByLabel("Message Bob Builder").fill("Ping");
+  await a.keyboard.press("Enter");
+  const badge = b.getByTestId("unread");
+  await badge.filter({ hasText: "2" }).waitFor();
+  await axe(bob, "chat list with unread (phone)");
+  await shot(bob, "chat-list-phone");
+  await b.getByRole("link", { name: /alice/ }).click();
+  await message(b, "Ping").waitFor();
+  await shot(bob, "room-phone");
+  await b.getByRole("link", { name: "Back to chats" }).click();
+  await b.getByRole("link", { name: /alice/ }).waitFor();
+  await b.waitForTimeout(500);
+  if (await badge.count()) throw new Error("the unread badge stayed after reading");
+  // The server agrees: after a sync the count is still zero.
+  await b.getByRole("link", { name: /alice/ }).click();
+
+  begin("going offline shows the banner; coming back reconnects");
+  await alice.context.setOffline(true);
+  await a.getByRole("status").filter({ hasText: /offline|Reconnecting/ }).waitFor();
+  await alice.context.setOffline(false);
+  await a.locator(".banner").waitFor({ state: "detached", timeout: 40000 });
+  await b.getByLabel(/^Message /).fill("Back online?");
+  await b.keyboard.press("Enter");
+  await message(a, "Back online?").waitFor();
+
+  begin("history search finds an old message");
+  await a.getByRole("button", { name: "Search messages in this chat" }).click();
+  await a.getByLabel("Search for").fill("hear");
+  await a.locator("dialog").getByRole("button", { name: "Search" }).click();
+  await a.locator(".search-results", { hasText: "Nice to hear from you" }).waitFor();
+  await axe(alice, "history search");
+  await a.keyboard.press("Escape");
+
+  begin("chat settings list the members");
+  await a.getByRole("button", { name: "Chat settings and members" }).click();
+  await a.locator(".members", { hasText: "Bob Builder" }).waitFor();
+  await axe(alice, "chat settings");
+  await a.keyboard.press("Escape");
+
+  begin("screenshots and the last scans");
+  await a.locator("dialog").waitFor({ state: "detached" });
+  await axe(alice, "room (desktop)");
+  await a.setViewportSize({ width: 360, height: 740 });
+  await axe(alice, "room (phone width)");
+  await b.setViewportSize({ width: 1024, height: 700 });
+  await axe(bob, "room (tablet width)");
+  await shot(bob, "room-tablet");
+
+  summary.ok = true;
+}
+
+try {
+  await main();
+} catch (e) {
+  summary.ok = false;
+  summary.failed_step = step;
+  summary.error = String(e.stack || e).split("\n").slice(0, 6).join("\n");
+  for (const context of browser.contexts()) {
+    for (const [i, page] of context.pages().entries()) {
+      await page.screenshot({ path: join(ARTEFACTS, `failure-${browser.contexts().indexOf(context)}-${i}.png`) }).catch(() => {});
+    }
+  }
+} finally {
+  await browser.close();
+}
+console.log(JSON.stringify(summary));
+process.exit(summary.ok ? 0 : 1);
