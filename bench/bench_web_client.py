@@ -25,6 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._server import ROOT, running_server, summary  # noqa: E402
+from bench.bench_user_directory import fresh_database  # noqa: E402
 
 SCRIPT = Path(__file__).resolve().parent / "web_client.mjs"
 ROOMS = 100
@@ -56,7 +57,7 @@ async def main() -> None:
     parser.add_argument("--messages", type=int, default=50)
     args = parser.parse_args()
     password = "benchmark password"
-    async with running_server(args.database_url) as server:
+    async with fresh_database(args.database_url) as url, running_server(url) as server:
         seeded = await seed(server, password)
         env = {**os.environ, "CHROMIUM": os.environ.get("CHROMIUM", "/usr/bin/chromium")}
         done = subprocess.run(

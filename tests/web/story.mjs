@@ -203,6 +203,7 @@ async function main() {
     const img = document.querySelector('[data-testid="thumbnail"]');
     return img && img.complete && img.naturalWidth > 0 && img.src.startsWith("blob:");
   });
+  await shot(bob, "room-phone");
   summary.thumbnail = await thumb.evaluate((img) => ({ src: img.src.slice(0, 5), width: img.naturalWidth, height: img.naturalHeight }));
   await a.getByRole("button", { name: /Open image .* full size/ }).click();
   await a.locator("dialog .viewer img").waitFor();
@@ -259,7 +260,7 @@ async function main() {
   await shot(bob, "chat-list-phone");
   await b.getByRole("link", { name: /alice/ }).click();
   await message(b, "Ping").waitFor();
-  await shot(bob, "room-phone");
+  await shot(bob, "room-phone-read");
   await b.getByRole("link", { name: "Back to chats" }).click();
   await b.getByRole("link", { name: /alice/ }).waitFor();
   await b.waitForTimeout(500);
