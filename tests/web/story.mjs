@@ -22,7 +22,7 @@ const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const WAIT = 15000;
 mkdirSync(ARTEFACTS, { recursive: true });
 
-const summary = { steps: [], axe: {}, violations: [], minor: [], csp: [], console_errors: [], timings_ms: {} };
+const summary = { steps: [], axe: {}, violations: [], minor: [], refreshes: {}, media_paths: [], tokens_in_urls: [], csp: [], console_errors: [], timings_ms: {} };
 let step = "start";
 function begin(name) {
   step = name;
@@ -47,6 +47,13 @@ async function person(name, viewport, isMobile) {
     if (m.type() === "error" && !/Failed to load resource|Content Security Policy/.test(m.text())) summary.console_errors.push(`${name}: ${m.text()}`);
   });
   page.on("pageerror", (e) => summary.console_errors.push(`${name}: ${e.message}`));
+  // What went over the network: token refreshes, media paths, and any token in a URL.
+  page.on("request", (request) => {
+    const url = new URL(request.url());
+    if (url.pathname.endsWith("/refresh")) summary.refreshes[name] = (summary.refreshes[name] || 0) + 1;
+    if (url.pathname.includes("/media/")) summary.media_paths.push(url.pathname.split("/").slice(0, 6).join("/"));
+    if (/access_token|refresh_token/.test(url.search + url.hash)) summary.tokens_in_urls.push(request.url());
+  });
   // Every CSP violation the page meets is reported back (there must be none).
   await page.exposeFunction("__cspViolation", (directive) => summary.csp.push({ who: name, step, directive }));
   await page.addInitScript(() => {

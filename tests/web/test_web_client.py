@@ -1,4 +1,4 @@
-"""The built-in web client's whole story in Debian's Chromium, two people in two browser
+"""The built-in web client in Debian's Chromium. The whole story in Debian's Chromium, two people in two browser
 contexts against a real server (tests/web/story.mjs): sign-up, search, a DM, live
 messages both ways, typing, receipts, an edit, a deletion, a reaction, a reply, an
 image thumbnail, unread badges, hostile HTML, offline and back, history search, an
@@ -32,18 +32,23 @@ def _image(path: Path) -> Path:
     return path
 
 
-async def test_web_client_story(start_server: StartServer, tmp_path: Path) -> None:
+async def _script(name: str, *args: str) -> dict[str, Any]:
+    """Runs tests/web/NAME in Chromium; its JSON summary, after it reported success."""
     browser = chromium()
     node = await node_with_packages(HERE)
-    server = await start_server({"auth": {"refreshable_access_token_lifetime_ms": 10_000}})
-    image = _image(tmp_path / "sunrise.png")
-    code, out, err = await run(node, str(HERE / "story.mjs"), server.url, str(image), str(ARTEFACTS),
-                               cwd=HERE, timeout=240, env={"CHROMIUM": browser})
+    code, out, err = await run(node, str(HERE / name), *args, cwd=HERE, timeout=240, env={"CHROMIUM": browser})
     lines = out.strip().splitlines()
-    assert lines, f"story.mjs printed nothing (exit {code}):\n{err}"
+    assert lines, f"{name} printed nothing (exit {code}):\n{err}"
     summary: dict[str, Any] = json.loads(lines[-1])
     assert summary["ok"], f"failed at {summary.get('failed_step')!r}: {summary.get('error')}\n{err[-3000:]}"
     assert code == 0
+    return summary
+
+
+async def test_web_client_story(start_server: StartServer, tmp_path: Path) -> None:
+    server = await start_server({"auth": {"refreshable_access_token_lifetime_ms": 10_000}})
+    image = _image(tmp_path / "sunrise.png")
+    summary = await _script("story.mjs", server.url, str(image), str(ARTEFACTS))
 
     # Every screen was scanned; none has a serious or critical accessibility violation.
     assert len(summary["axe"]) >= 15, summary["axe"]
@@ -72,5 +77,34 @@ async def test_web_client_story(start_server: StartServer, tmp_path: Path) -> No
     assert 0 < summary["thumbnail"]["width"] <= 320
     assert summary["full_size"] == 640
 
+    # Tokens never appear in a URL; media is only fetched through authenticated media;
+    # both browsers refreshed their 10-second access tokens on the way.
+    assert summary["tokens_in_urls"] == []
+    assert summary["media_paths"], "the image and thumbnails were fetched"
+    for path in summary["media_paths"]:
+        assert path in ("/_matrix/client/v1/media/download", "/_matrix/client/v1/media/thumbnail",
+                        "/_matrix/media/v3/upload"), path
+    assert summary["refreshes"].get("alice", 0) >= 1 and summary["refreshes"].get("bob", 0) >= 1, summary["refreshes"]
+
     for name in ("room-desktop", "room-phone", "chat-list-phone", "signup-desktop"):
         assert (ARTEFACTS / f"{name}.png").stat().st_size > 5000, name
+
+
+async def test_sign_up_errors_sit_beside_their_fields(start_server: StartServer) -> None:
+    server = await start_server({"registration": {
+        "require_token": True, "tokens": ["let-me-in"],
+        "terms": {"version": "2.0", "policies": {"terms_of_service": "https://example.org/terms"}},
+        "password_policy": {"require_digit": True},
+    }})
+    summary = await _script("signup.mjs", server.url, str(ARTEFACTS))
+    assert summary["policy_link"] == "https://example.org/terms"
+    errors = summary["errors"]
+    assert errors["terms"] == "Accept the terms to create an account."
+    assert errors["password"] and "(not beside)" not in errors["password"] and "digit" in errors["password"].lower()
+    assert errors["token"] and "(not beside)" not in errors["token"]
+    assert errors["login"] == "Wrong username or password."
+    assert summary["violations"] == [], summary["violations"]
+    assert summary["stored_after_sign_out"] == [0, 0], "signing out forgets the session"
+    assert summary["storage"] == {"local": False, "session": True}, "not kept signed in: this tab only"
+    # The account exists, with the terms accepted.
+    assert (await server.login("carol", "now with 1 digit")).status == 200
