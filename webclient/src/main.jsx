@@ -2,7 +2,7 @@
 // its refresh token; otherwise it lives only as long as the tab), then shows sign-in or
 // the chat.
 
-import { render } from "preact";
+import { Component, render } from "preact";
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { Api } from "./api.js";
 import { Store } from "./store.js";
@@ -85,4 +85,24 @@ function SignedIn({ api, onLogout }) {
   return <StoreContext.Provider value={store}><Chat onLogout={onLogout} /></StoreContext.Provider>;
 }
 
-render(<App />, document.getElementById("app"));
+// A bug in a screen shows this instead of a blank page.
+class ErrorBoundary extends Component {
+  componentDidCatch(error) {
+    this.setState({ error });
+  }
+
+  render() {
+    if (!this.state.error) return this.props.children;
+    return (
+      <main class="auth">
+        <div class="auth-card" role="alert">
+          <h1>Something went wrong</h1>
+          <p class="error">{String(this.state.error.message || this.state.error)}</p>
+          <button type="button" class="primary" onClick={() => location.reload()}>Reload</button>
+        </div>
+      </main>
+    );
+  }
+}
+
+render(<ErrorBoundary><App /></ErrorBoundary>, document.getElementById("app"));

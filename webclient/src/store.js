@@ -303,12 +303,15 @@ export class Store {
     await this.api.post(`rooms/${enc(room.roomId)}/read_markers`, { "m.fully_read": last.event_id, "m.read": last.event_id });
   }
 
-  async loadHistory(room) {
-    if (room.atStart || room.loadingHistory || !room.prevBatch) {
+  // Older events, 30 at a time. After a failure only an explicit request (the "Load
+  // older messages" button) tries again, so a broken /messages is not hammered.
+  async loadHistory(room, explicit = false) {
+    if (room.atStart || room.loadingHistory || !room.prevBatch || (room.historyError && !explicit)) {
       if (!room.prevBatch) room.atStart = true;
       return;
     }
     room.loadingHistory = true;
+    room.historyError = null;
     this.emit();
     try {
       const response = await this.api.get(`rooms/${enc(room.roomId)}/messages`, {
@@ -316,6 +319,9 @@ export class Store {
       });
       for (const event of response.state || []) if (!room.member(event.state_key)) room.setState(event);
       room.addHistory(response.chunk || [], response.end);
+    } catch (e) {
+      room.historyError = e.message || "Could not load older messages";
+      throw e;
     } finally {
       room.loadingHistory = false;
       this.emit();

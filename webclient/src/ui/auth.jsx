@@ -177,7 +177,8 @@ function Register({ api, onSession }) {
           <ul>
             {policies.map(([name, policy]) => {
               const text = policy.en || Object.values(policy).find((v) => typeof v === "object") || {};
-              return <li key={name}><a href={text.url} target="_blank" rel="noopener noreferrer">{text.name || name}</a></li>;
+              const url = /^https?:\/\//i.test(text.url || "") ? text.url : undefined;
+              return <li key={name}><a href={url} target="_blank" rel="noopener noreferrer">{text.name || name}</a></li>;
             })}
           </ul>
           <div class="check">

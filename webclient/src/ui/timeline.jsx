@@ -48,7 +48,12 @@ export function Timeline({ room, onReply, onEdit, onReport }) {
       <div class="history-edge">
         {room.loadingHistory ? <Spinner label="Loading older messages" />
           : room.atStart ? <p class="muted">This is the beginning of the conversation.</p>
-            : <button type="button" class="small" onClick={() => store.loadHistory(room)}>Load older messages</button>}
+            : (
+              <>
+                {room.historyError && <p class="error" role="alert">{room.historyError}</p>}
+                <button type="button" class="small" onClick={() => store.loadHistory(room, true).catch(() => {})}>Load older messages</button>
+              </>
+            )}
       </div>
       <ol class="events">
         {events.map((event) => {
