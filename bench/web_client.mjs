@@ -1,18 +1,11 @@
-// Run by bench/bench_web_client.py:
+// Run by bench/bench_web_client.py (playwright-core from tests/web: npm ci there first):
 //   node web_client.mjs BASE PASSWORD DM_ROOM LOADS MESSAGES ROOMS
 // Prints one JSON line: {loads_ms: [...], send_ms: [...], first_load_bytes}.
-import { createRequire } from "node:module";
-
-// playwright-core as installed for the tests (npm ci in tests/web).
-const { chromium } = createRequire(new URL("../tests/web/package.json", import.meta.url))("playwright-core");
+import { launch } from "../tests/web/browser.mjs";
 
 const [BASE, PASSWORD, DM, LOADS, MESSAGES, ROOMS] = process.argv.slice(2);
 const KEY = "homeserver.web.session";
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launch();
 
 async function login(user) {
   const response = await fetch(`${BASE}/_matrix/client/v3/login`, {

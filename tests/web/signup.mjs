@@ -4,33 +4,24 @@
 // turned off (the session lives in sessionStorage only and survives a reload).
 //
 //   node signup.mjs BASE_URL ARTEFACT_DIR
-import { mkdirSync, readFileSync } from "node:fs";
-import { createRequire } from "node:module";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { axeViolations, launch, runScript } from "./browser.mjs";
 
-const require = createRequire(import.meta.url);
-const AXE_SOURCE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
 const [BASE, ARTEFACTS] = process.argv.slice(2);
 mkdirSync(ARTEFACTS, { recursive: true });
-const summary = { steps: [], violations: [], errors: {} };
-let step = "start";
-const begin = (name) => { step = name; summary.steps.push(name); };
+const summary = { script: "signup", steps: [], violations: [], errors: {} };
+const begin = (name) => { summary.failed_step = name; summary.steps.push(name); };
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launch();
 const context = await browser.newContext({ viewport: { width: 400, height: 900 } });
 const page = await context.newPage();
 page.setDefaultTimeout(15000);
 
 async function axe(screen) {
-  if (!(await page.evaluate(() => Boolean(window.axe)))) await page.evaluate(AXE_SOURCE);
-  const found = await page.evaluate(async () => (await window.axe.run(document)).violations
-    .filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => ({ id: v.id, nodes: v.nodes.map((n) => n.target.join(" ")) })));
-  for (const v of found) summary.violations.push({ screen, ...v });
+  for (const v of await axeViolations(page)) {
+    if (v.impact === "serious" || v.impact === "critical") summary.violations.push({ screen, ...v });
+  }
 }
 
 // The error text shown for an input, if it is tied to the input and sits beside it.
@@ -108,18 +99,7 @@ async function main() {
   }));
   await page.reload();
   await page.getByRole("searchbox", { name: "Find people" }).waitFor();
-  summary.ok = true;
+  summary.failed_step = null;
 }
 
-try {
-  await main();
-} catch (e) {
-  summary.ok = false;
-  summary.failed_step = step;
-  summary.error = String(e.stack || e).split("\n").slice(0, 6).join("\n");
-  await page.screenshot({ path: join(ARTEFACTS, "failure-signup.png") }).catch(() => {});
-} finally {
-  await browser.close();
-}
-console.log(JSON.stringify(summary));
-process.exit(summary.ok ? 0 : 1);
+await runScript(browser, summary, ARTEFACTS, main);

@@ -9,34 +9,23 @@
 // rendered harmless, going offline and back, history search; an axe-core scan of every
 // screen; screenshots at both sizes. Prints one JSON summary line; exits non-zero with
 // the failing step on any failure. tests/web/test_web_client.py runs it.
-import { readFileSync } from "node:fs";
 import { mkdirSync } from "node:fs";
-import { createRequire } from "node:module";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { axeViolations, launch, runScript } from "./browser.mjs";
 
-const require = createRequire(import.meta.url);
-const AXE_SOURCE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
 const [BASE, IMAGE, ARTEFACTS] = process.argv.slice(2);
-const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const WAIT = 15000;
 mkdirSync(ARTEFACTS, { recursive: true });
 
-const summary = { steps: [], axe: {}, violations: [], minor: [], refreshes: {}, media_paths: [], tokens_in_urls: [], csp: [], console_errors: [], timings_ms: {} };
+const summary = { script: "story", steps: [], axe: {}, violations: [], minor: [], refreshes: {}, media_paths: [], tokens_in_urls: [], csp: [], console_errors: [], timings_ms: {} };
 let step = "start";
 function begin(name) {
   step = name;
+  summary.failed_step = name;
   summary.steps.push(name);
 }
 
-const browser = await chromium.launch({
-  executablePath: CHROMIUM,
-  headless: true,
-  args: [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-  ],
-});
+const browser = await launch();
 
 async function person(name, viewport, isMobile) {
   const context = await browser.newContext({ viewport, isMobile, hasTouch: isMobile, deviceScaleFactor: 1, locale: "en-GB", timezoneId: "UTC" });
@@ -64,12 +53,7 @@ async function person(name, viewport, isMobile) {
 
 async function axe(who, screen) {
   const { page } = who;
-  // Injected through the debugging protocol, which the page's CSP does not govern.
-  if (!(await page.evaluate(() => Boolean(window.axe)))) await page.evaluate(AXE_SOURCE);
-  const result = await page.evaluate(async () => {
-    const r = await window.axe.run(document, { resultTypes: ["violations"] });
-    return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target.join(" ")).slice(0, 5), help: v.help }));
-  });
+  const result = await axeViolations(page);
   summary.axe[`${who.name}:${screen}`] = result.length;
   for (const v of result) {
     const found = { screen: `${who.name}:${screen}`, ...v };
@@ -307,22 +291,7 @@ async function main() {
   await axe(bob, "room (tablet width)");
   await shot(bob, "room-tablet");
 
-  summary.ok = true;
+  summary.failed_step = null;
 }
 
-try {
-  await main();
-} catch (e) {
-  summary.ok = false;
-  summary.failed_step = step;
-  summary.error = String(e.stack || e).split("\n").slice(0, 6).join("\n");
-  for (const context of browser.contexts()) {
-    for (const [i, page] of context.pages().entries()) {
-      await page.screenshot({ path: join(ARTEFACTS, `failure-${browser.contexts().indexOf(context)}-${i}.png`) }).catch(() => {});
-    }
-  }
-} finally {
-  await browser.close();
-}
-console.log(JSON.stringify(summary));
-process.exit(summary.ok ? 0 : 1);
+await runScript(browser, summary, ARTEFACTS, main);
