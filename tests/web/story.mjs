@@ -17,9 +17,12 @@ const [BASE, IMAGE, ARTEFACTS] = process.argv.slice(2);
 const WAIT = 15000;
 mkdirSync(ARTEFACTS, { recursive: true });
 
-const summary = { script: "story", steps: [], axe: {}, violations: [], minor: [], refreshes: {}, media_paths: [], tokens_in_urls: [], csp: [], console_errors: [], timings_ms: {} };
+const summary = { script: "story", steps: [], step_ms: {}, axe_ms: 0, axe: {}, violations: [], minor: [], refreshes: {}, media_paths: [], tokens_in_urls: [], csp: [], console_errors: [], timings_ms: {} };
 let step = "start";
+let stepStarted = Date.now();
 function begin(name) {
+  summary.step_ms[step] = Date.now() - stepStarted;
+  stepStarted = Date.now();
   step = name;
   summary.failed_step = name;
   summary.steps.push(name);
@@ -53,7 +56,9 @@ async function person(name, viewport, isMobile) {
 
 async function axe(who, screen) {
   const { page } = who;
+  const started = Date.now();
   const result = await axeViolations(page);
+  summary.axe_ms += Date.now() - started;
   summary.axe[`${who.name}:${screen}`] = result.length;
   for (const v of result) {
     const found = { screen: `${who.name}:${screen}`, ...v };
@@ -291,6 +296,7 @@ async function main() {
   await axe(bob, "room (tablet width)");
   await shot(bob, "room-tablet");
 
+  begin("done");
   summary.failed_step = null;
 }
 

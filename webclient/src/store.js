@@ -68,8 +68,12 @@ export class Store {
 
   start() {
     this.running = true;
-    this.controller = new AbortController();
-    this.onOnline = () => this.wake && this.wake();
+    // Back online: a long-poll begun before the network went away may hang until its
+    // timeout, so it is dropped and a new one starts at once (as does a backoff wait).
+    this.onOnline = () => {
+      this.poll?.abort();
+      if (this.wake) this.wake();
+    };
     this.onOffline = () => this.setStatus("offline");
     window.addEventListener("online", this.onOnline);
     window.addEventListener("offline", this.onOffline);
@@ -78,23 +82,30 @@ export class Store {
 
   stop() {
     this.running = false;
-    this.controller?.abort();
+    this.poll?.abort();
     window.removeEventListener("online", this.onOnline);
     window.removeEventListener("offline", this.onOffline);
   }
 
   async loop() {
     let backoff = 1000;
+    // After a failure the first sync returns at once (timeout 0), so the connection
+    // banner goes as soon as the server answers, not when a long-poll ends.
+    let catchUp = true;
     while (this.running) {
+      this.poll = new AbortController();
       try {
         const response = await this.api.get("sync", {
-          filter: FILTER, since: this.since || undefined, timeout: this.since ? POLL_TIMEOUT_MS : 0,
-        }, { signal: this.controller.signal });
+          filter: FILTER, since: this.since || undefined, timeout: catchUp ? 0 : POLL_TIMEOUT_MS,
+        }, { signal: this.poll.signal });
         this.applySync(response);
         backoff = 1000;
+        catchUp = false;
         this.setStatus("online");
       } catch (e) {
-        if (!this.running || e.name === "AbortError") return;
+        if (!this.running) return;
+        catchUp = true;
+        if (e.name === "AbortError") continue;
         if (e instanceof MatrixError && e.status === 401) return; // the session ended
         this.setStatus(navigator.onLine === false ? "offline" : "reconnecting");
         this.lastError = e instanceof NetworkError ? "Cannot reach the server" : e.message;
@@ -102,6 +113,7 @@ export class Store {
           this.wake = resolve;
           setTimeout(resolve, backoff);
         });
+        this.wake = null;
         backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
       }
     }
