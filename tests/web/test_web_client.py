@@ -4,7 +4,7 @@ messages both ways, typing, receipts, an edit, a deletion, a reaction, a reply, 
 image thumbnail, unread badges, hostile HTML, offline and back, history search, an
 axe-core scan of every screen, screenshots at phone and desktop sizes.
 
-Access tokens live 10 s here, so both browsers refresh them several times on the way
+Access tokens live 3 s here, so both browsers refresh them several times on the way
 ("keep me signed in" through refresh tokens) without the people noticing.
 """
 
@@ -46,7 +46,7 @@ async def _script(name: str, *args: str) -> dict[str, Any]:
 
 
 async def test_web_client_story(start_server: StartServer, tmp_path: Path) -> None:
-    server = await start_server({"auth": {"refreshable_access_token_lifetime_ms": 10_000}})
+    server = await start_server({"auth": {"refreshable_access_token_lifetime_ms": 3_000}})
     image = _image(tmp_path / "sunrise.png")
     summary = await _script("story.mjs", server.url, str(image), str(ARTEFACTS))
 
@@ -78,7 +78,7 @@ async def test_web_client_story(start_server: StartServer, tmp_path: Path) -> No
     assert summary["full_size"] == 640
 
     # Tokens never appear in a URL; media is only fetched through authenticated media;
-    # both browsers refreshed their 10-second access tokens on the way.
+    # both browsers refreshed their 3-second access tokens on the way.
     assert summary["tokens_in_urls"] == []
     assert summary["media_paths"], "the image and thumbnails were fetched"
     for path in summary["media_paths"]:
