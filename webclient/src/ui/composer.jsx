@@ -1,6 +1,6 @@
 // The message box: Enter sends, Shift+Enter starts a new line, Up edits your last
-// message, Escape cancels a reply or an edit; emoji; files and images with upload
-// progress; typing notifications.
+// message, Escape cancels a reply or an edit; emoji; files and images (attached,
+// pasted or dropped) with upload progress; typing notifications.
 
 import { useEffect, useRef, useState } from "preact/hooks";
 import { enc } from "../api.js";
@@ -102,8 +102,16 @@ export function Composer({ room, reply, editing, onDone, onEditLast }) {
     }
   }
 
+  // Images pasted or files dropped on the composer are sent like attached ones.
+  function takeFiles(e, list) {
+    const files = [...(list || [])];
+    if (!files.length) return;
+    e.preventDefault();
+    attach(files);
+  }
+
   return (
-    <div class="composer">
+    <div class="composer" onDragOver={(e) => e.preventDefault()} onDrop={(e) => takeFiles(e, e.dataTransfer?.files)}>
       {(reply || editing) && (
         <div class="composer-context">
           <span>{editing ? "Editing your message" : `Replying to ${store.displayName(reply.sender, room)}: ${room.shownContent(reply).content.body || ""}`}</span>
@@ -125,6 +133,7 @@ export function Composer({ room, reply, editing, onDone, onEditLast }) {
         </label>
         <label for="composer-input" class="visually-hidden">{editing ? "Edit message" : `Message ${name}`}</label>
         <textarea id="composer-input" ref={input} rows={1} value={text} onInput={onInput} onKeyDown={onKeyDown}
+          onPaste={(e) => takeFiles(e, e.clipboardData?.files)}
           placeholder={`Message ${name}`} aria-describedby="composer-help" />
         <span id="composer-help" class="visually-hidden">Enter sends, Shift+Enter adds a new line, Up edits your last message.</span>
         <div class="emoji-wrap">
