@@ -287,6 +287,47 @@ async function main() {
   await axe(alice, "chat settings");
   await a.keyboard.press("Escape");
 
+  begin("alice reports a message and blocks, then unblocks, bob");
+  const hi = message(a, "Hi Alice");
+  await hi.getByRole("button", { name: /Actions for message/ }).click();
+  await hi.getByRole("button", { name: "Report" }).click();
+  await a.getByLabel("What is wrong?").fill("just testing reports");
+  await axe(alice, "report dialog");
+  await a.getByRole("button", { name: "Send report" }).click();
+  await a.getByText(/The report was sent/).waitFor();
+  await a.getByRole("button", { name: "Close", exact: true }).first().click();
+  await a.getByRole("button", { name: "Chat settings and members" }).click();
+  await a.getByRole("button", { name: "Block Bob Builder" }).click();
+  await a.getByRole("button", { name: "Unblock Bob Builder" }).waitFor();
+  summary.blocked_hides_messages = (await message(a, "Hi Alice").count()) === 0;
+  await a.getByRole("button", { name: "Unblock Bob Builder" }).click();
+  await a.getByRole("button", { name: "Block Bob Builder" }).waitFor();
+  await a.keyboard.press("Escape");
+  await a.locator("dialog").waitFor({ state: "detached" });
+
+  begin("bob changes his picture; alice sees it");
+  await b.getByRole("link", { name: "Back to chats" }).click();
+  await b.getByRole("button", { name: /your profile and settings/i }).click();
+  await b.locator('dialog input[type="file"]').setInputFiles(IMAGE);
+  await b.getByText("Picture updated.").waitFor();
+  await b.keyboard.press("Escape");
+  await a.waitForFunction(() => [...document.querySelectorAll(".room-header .avatar img")].some((img) => img.src.startsWith("blob:") && img.naturalWidth > 0));
+
+  begin("alice creates a group; bob is invited to it");
+  await a.getByRole("button", { name: "New group chat" }).click();
+  await a.getByLabel("Group name").fill("Weekend plans");
+  await a.getByLabel("Add people").fill("bob");
+  await a.locator("dialog").getByRole("button", { name: /Bob Builder/ }).click();
+  await a.locator(".chips", { hasText: "Bob Builder" }).waitFor();
+  await axe(alice, "new group dialog");
+  await a.getByRole("button", { name: "Create group" }).click();
+  await a.getByRole("heading", { name: "Weekend plans", level: 1 }).waitFor();
+  await b.getByRole("button", { name: "Accept invitation to Weekend plans" }).click();
+  await b.getByRole("heading", { name: "Weekend plans", level: 1 }).waitFor();
+  await b.getByLabel(/^Message /).fill("Count me in");
+  await b.keyboard.press("Enter");
+  await message(a, "Count me in").waitFor();
+
   begin("screenshots and the last scans");
   await a.locator("dialog").waitFor({ state: "detached" });
   await axe(alice, "room (desktop)");

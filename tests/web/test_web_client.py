@@ -1,8 +1,9 @@
 """The built-in web client in Debian's Chromium. The whole story in Debian's Chromium, two people in two browser
 contexts against a real server (tests/web/story.mjs): sign-up, search, a DM, live
 messages both ways, typing, receipts, an edit, a deletion, a reaction, a reply, an
-image thumbnail, unread badges, hostile HTML, offline and back, history search, an
-axe-core scan of every screen, screenshots at phone and desktop sizes.
+image thumbnail, unread badges, hostile HTML, offline and back, history search, a
+report, blocking, a new picture, a group; an axe-core scan of every screen;
+screenshots at phone and desktop sizes. Then sign-up's errors (signup.mjs).
 
 Access tokens live 3 s here, so both browsers refresh them several times on the way
 ("keep me signed in" through refresh tokens) without the people noticing.
@@ -85,6 +86,8 @@ async def test_web_client_story(start_server: StartServer, tmp_path: Path) -> No
         assert path in ("/_matrix/client/v1/media/download", "/_matrix/client/v1/media/thumbnail",
                         "/_matrix/media/v3/upload"), path
     assert summary["refreshes"].get("alice", 0) >= 1 and summary["refreshes"].get("bob", 0) >= 1, summary["refreshes"]
+
+    assert summary["blocked_hides_messages"], "a blocked person's messages leave the timeline"
 
     for name in ("room-desktop", "room-phone", "chat-list-phone", "signup-desktop"):
         assert (ARTEFACTS / f"{name}.png").stat().st_size > 5000, name

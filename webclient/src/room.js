@@ -24,8 +24,6 @@ export class Room {
     this.summary = {};
     this.prevBatch = null;
     this.atStart = false;
-    this.fullyRead = null;
-    this.inviteState = [];
   }
 
   stateEvent(type, stateKey = "") {

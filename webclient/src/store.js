@@ -136,8 +136,7 @@ export class Store {
     for (const [roomId, data] of Object.entries(response.rooms?.invite || {})) {
       const room = this.room(roomId);
       room.membership = "invite";
-      room.inviteState = data.invite_state?.events || [];
-      for (const event of room.inviteState) if (event.state_key !== undefined) room.setState(event);
+      for (const event of data.invite_state?.events || []) if (event.state_key !== undefined) room.setState(event);
     }
     for (const roomId of Object.keys(response.rooms?.leave || {})) {
       const room = this.rooms.get(roomId);
@@ -159,9 +158,6 @@ export class Store {
     for (const event of data.ephemeral?.events || []) {
       if (event.type === "m.typing") room.typing = event.content.user_ids || [];
       if (event.type === "m.receipt") room.setReceipts(event.content);
-    }
-    for (const event of data.account_data?.events || []) {
-      if (event.type === "m.fully_read") room.fullyRead = event.content.event_id;
     }
     return added
       .filter((e) => e.type === "m.room.message" && e.sender !== this.userId && relation(e)?.rel_type !== "m.replace")
