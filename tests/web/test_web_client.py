@@ -1,5 +1,5 @@
-"""The built-in web client in Debian's Chromium. The whole story in Debian's Chromium, two people in two browser
-contexts against a real server (tests/web/story.mjs): sign-up, search, a DM, live
+"""The built-in web client in Debian's Chromium. The whole story, two people in two
+browser contexts against a real server (tests/web/story.mjs): sign-up, search, a DM, live
 messages both ways, typing, receipts, an edit, a deletion, a reaction, a reply, an
 image thumbnail, unread badges, hostile HTML, offline and back, history search, a
 report, blocking, a new picture, a group; an axe-core scan of every screen;
