@@ -328,11 +328,29 @@ async function main() {
   await b.keyboard.press("Enter");
   await message(a, "Count me in").waitFor();
 
+  begin("keyboard only: from the people search to a chat and its message box");
+  await a.getByRole("searchbox", { name: "Find people" }).focus();
+  await a.keyboard.press("Tab");
+  summary.keyboard = await a.evaluate(() => {
+    const el = document.activeElement;
+    const style = getComputedStyle(el);
+    return { link: el.matches(".rooms a"), outline: style.outlineStyle, outline_width: style.outlineWidth, text: el.textContent };
+  });
+  await a.keyboard.press("Enter");
+  await a.getByRole("heading", { level: 1 }).filter({ hasText: summary.keyboard.text.includes("Weekend") ? "Weekend plans" : "Bob Builder" }).waitFor();
+  await a.locator("#composer-input").focus();
+  await a.keyboard.type("typed without a mouse");
+  await a.keyboard.press("Enter");
+  await message(b, "typed without a mouse").waitFor();
+
   begin("screenshots and the last scans");
   await a.locator("dialog").waitFor({ state: "detached" });
   await axe(alice, "room (desktop)");
   await a.setViewportSize({ width: 360, height: 740 });
   await axe(alice, "room (phone width)");
+  // Nothing wider than the phone's screen: no sideways scrolling at 360 px.
+  summary.phone_overflow = await a.evaluate(() => document.documentElement.scrollWidth - innerWidth)
+    + await b.evaluate(() => document.documentElement.scrollWidth - innerWidth);
   await b.setViewportSize({ width: 1024, height: 700 });
   await axe(bob, "room (tablet width)");
   await shot(bob, "room-tablet");

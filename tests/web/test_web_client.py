@@ -87,6 +87,10 @@ async def test_web_client_story(start_server: StartServer, tmp_path: Path) -> No
                         "/_matrix/media/v3/upload"), path
     assert summary["refreshes"].get("alice", 0) >= 1 and summary["refreshes"].get("bob", 0) >= 1, summary["refreshes"]
 
+    # Keyboard: Tab from the search reaches the chat list with a visible focus ring.
+    keyboard = summary["keyboard"]
+    assert keyboard["link"] and keyboard["outline"] != "none" and keyboard["outline_width"] != "0px", keyboard
+    assert summary["phone_overflow"] == 0, "nothing scrolls sideways at 360 px"
     assert summary["blocked_hides_messages"], "a blocked person's messages leave the timeline"
 
     for name in ("room-desktop", "room-phone", "chat-list-phone", "signup-desktop"):
