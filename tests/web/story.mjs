@@ -328,6 +328,24 @@ async function main() {
   await b.keyboard.press("Enter");
   await message(a, "Count me in").waitFor();
 
+  begin("after a reload, scrolling up loads the whole history");
+  for (let i = 0; i < 45; i++) {
+    await b.getByLabel(/^Message /).fill(`history ${i}`);
+    await b.keyboard.press("Enter");
+  }
+  await message(a, "history 44").waitFor();
+  await a.reload();
+  await message(a, "history 44").waitFor();
+  const loadedAtFirst = await messages(a).count();
+  for (let i = 0; i < 10 && !(await a.getByText("This is the beginning of the conversation.").count()); i++) {
+    await a.locator(".timeline").evaluate((el) => { el.scrollTop = 0; el.dispatchEvent(new Event("scroll")); });
+    await a.waitForTimeout(200);
+  }
+  await a.getByText("This is the beginning of the conversation.").waitFor();
+  summary.history = { loaded_at_first: loadedAtFirst, loaded_at_the_end: await messages(a).count() };
+  await message(a, "history 0").waitFor();
+  await message(a, "Count me in").waitFor();
+
   begin("keyboard only: from the people search to a chat and its message box");
   await a.getByRole("searchbox", { name: "Find people" }).focus();
   await a.keyboard.press("Tab");

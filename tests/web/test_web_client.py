@@ -91,6 +91,8 @@ async def test_web_client_story(start_server: StartServer, tmp_path: Path) -> No
     keyboard = summary["keyboard"]
     assert keyboard["link"] and keyboard["outline"] != "none" and keyboard["outline_width"] != "0px", keyboard
     assert summary["phone_overflow"] == 0, "nothing scrolls sideways at 360 px"
+    # The reloaded page had a window of the group's 46 messages; scrolling up loaded the rest.
+    assert summary["history"]["loaded_at_first"] < 46 <= summary["history"]["loaded_at_the_end"], summary["history"]
     assert summary["blocked_hides_messages"], "a blocked person's messages leave the timeline"
 
     for name in ("room-desktop", "room-phone", "chat-list-phone", "signup-desktop"):
