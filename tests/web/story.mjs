@@ -74,6 +74,15 @@ async function shot(who, name) {
 const messages = (page) => page.locator("li.message");
 const message = (page, text) => page.locator("li.message", { hasText: text });
 
+async function apiLogin(user, password) {
+  const response = await fetch(`${BASE}/_matrix/client/v3/login`, {
+    method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ type: "m.login.password", identifier: { type: "m.id.user", user }, password }),
+  });
+  if (!response.ok) throw new Error(`login failed: ${response.status}`);
+  return (await response.json()).access_token;
+}
+
 async function signUp(who, username, password) {
   const { page } = who;
   await page.goto(BASE);
@@ -211,9 +220,10 @@ async function main() {
   await shot(alice, "room-desktop");
 
   begin("hostile HTML from bob is rendered harmless");
-  await b.evaluate(async () => {
-    const session = JSON.parse(localStorage.getItem("homeserver.web.session"));
-    const room = decodeURIComponent(location.hash.replace("#/room/", ""));
+  // Sent by Bob through the API from a second device of his (a plain login, whose
+  // token does not expire), as any client could.
+  {
+    const room = await b.evaluate(() => decodeURIComponent(location.hash.replace("#/room/", "")));
     const html = 'start-of-hostile <strong>bold</strong> <em>it</em> <img src=x onerror="window.__pwned=1">'
       + '<script>window.__pwned=2</script><a href="javascript:window.__pwned=3">js link</a>'
       + '<a href="https://example.org/" onclick="window.__pwned=4">safe link</a>'
@@ -222,11 +232,13 @@ async function main() {
       + '<form action="https://evil.example"><input name=q></form><div style="position:fixed;inset:0">cover</div>'
       + '<span data-mx-color="#ff0000" onmouseover="window.__pwned=7">red</span><mx-reply>fallback</mx-reply>'
       + '<noscript><p title="</noscript><img src=x onerror=window.__pwned=8>"></noscript> end';
-    await fetch(`/_matrix/client/v3/rooms/${encodeURIComponent(room)}/send/m.room.message/hostile1`, {
-      method: "PUT", headers: { Authorization: `Bearer ${session.access_token}`, "Content-Type": "application/json" },
+    const token = await apiLogin("bob", "battery staple horse");
+    const response = await fetch(`${BASE}/_matrix/client/v3/rooms/${encodeURIComponent(room)}/send/m.room.message/hostile1`, {
+      method: "PUT", headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
       body: JSON.stringify({ msgtype: "m.text", body: "hostile", format: "org.matrix.custom.html", formatted_body: html }),
     });
-  });
+    if (!response.ok) throw new Error(`the hostile message was not sent: ${response.status}`);
+  }
   const hostile = message(a, "start-of-hostile");
   await hostile.waitFor();
   await a.waitForTimeout(300); // any onerror would have fired by now
@@ -359,7 +371,9 @@ async function main() {
   await a.locator("#composer-input").focus();
   await a.keyboard.type("typed without a mouse");
   await a.keyboard.press("Enter");
-  await message(b, "typed without a mouse").waitFor();
+  // Sent: the server's copy replaced the local echo.
+  await message(a, "typed without a mouse").waitFor();
+  await message(a, "typed without a mouse").locator(".pending").waitFor({ state: "detached" });
 
   begin("screenshots and the last scans");
   await a.locator("dialog").waitFor({ state: "detached" });

@@ -40,7 +40,21 @@ export class Api {
     return this.baseUrl + (path.startsWith("/") ? path : `${CLIENT}/${path}`) + query(params);
   }
 
-  async request(method, path, { body, params, auth = true, signal, retried = false } = {}) {
+  // PUTs (sends with a transaction ID, state, account data, typing) are idempotent, so
+  // a server error or a dropped connection is retried twice before it is shown.
+  async request(method, path, options = {}) {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.once(method, path, options);
+      } catch (e) {
+        const transient = e instanceof NetworkError || (e instanceof MatrixError && e.status >= 500);
+        if (method !== "PUT" || !transient || attempt >= 2) throw e;
+        await new Promise((resolve) => setTimeout(resolve, 500 * (attempt + 1)));
+      }
+    }
+  }
+
+  async once(method, path, { body, params, auth = true, signal, retried = false } = {}) {
     const headers = {};
     if (body !== undefined) headers["Content-Type"] = "application/json";
     if (auth && this.session) headers.Authorization = `Bearer ${this.session.access_token}`;
@@ -58,7 +72,7 @@ export class Api {
     const error = new MatrixError(response.status, data);
     if (auth && !retried && error.errcode === "M_UNKNOWN_TOKEN" && this.session?.refresh_token) {
       await this.refresh();
-      return this.request(method, path, { body, params, auth, signal, retried: true });
+      return this.once(method, path, { body, params, auth, signal, retried: true });
     }
     if (auth && error.errcode === "M_UNKNOWN_TOKEN") this.onSession(null);
     throw error;
@@ -87,7 +101,9 @@ export class Api {
           this.onSession(this.session);
         })
         .catch((e) => {
-          if (e instanceof MatrixError) this.onSession(null);
+          // Only a refused refresh token ends the session; a server error is retried
+          // by whatever asked next.
+          if (e instanceof MatrixError && (e.status === 401 || e.status === 403)) this.onSession(null);
           throw e;
         })
         .finally(() => { this.refreshing = null; });

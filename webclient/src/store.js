@@ -287,7 +287,7 @@ export class Store {
     return this.send(roomId, {
       msgtype: "m.text", body: `* ${text}`,
       "m.new_content": { msgtype: "m.text", body: text },
-      "m.relates_to": { rel_type: "m.replace", event_id: event.event_id },
+      "m.relates_to": { rel_type: "m.replace", event_id: event.sentId || event.event_id },
     });
   }
 

@@ -4,7 +4,6 @@
 
 import { useEffect, useRef, useState } from "preact/hooks";
 import { enc } from "../api.js";
-import { relation } from "../room.js";
 import { errorText, useStore } from "./common.jsx";
 import { EMOJI } from "./emoji.js";
 import { Icon } from "./icons.jsx";
@@ -150,12 +149,16 @@ export function Composer({ room, reply, editing, onDone, onEditLast }) {
   );
 }
 
+// The newest message you sent, to edit with the Up key: one still on its way counts
+// once the server has given it an event ID (until then, nothing is edited).
 function lastOwnText(store, room) {
   const events = room.visibleEvents();
   for (let i = events.length - 1; i >= 0; i--) {
     const e = events[i];
-    if (e.sender === store.userId && e.type === "m.room.message" && !e.pending && !room.isRedacted(e)
-      && ["m.text", "m.emote"].includes(room.shownContent(e).content.msgtype) && !relation(e)?.rel_type) return e;
+    if (e.sender !== store.userId || e.type !== "m.room.message") continue;
+    if (e.pending && !e.sentId) return null;
+    const ok = !room.isRedacted(e) && ["m.text", "m.emote"].includes(room.shownContent(e).content.msgtype);
+    return ok ? e : null;
   }
   return null;
 }

@@ -44,7 +44,7 @@ export function Timeline({ room, onReply, onEdit, onReport }) {
   const readers = receiptsByEvent(store, room, events);
   let previous = null;
   return (
-    <div class="timeline" ref={scroller} onScroll={onScroll} tabIndex={0} aria-label="Messages">
+    <div class="timeline" ref={scroller} onScroll={onScroll} tabIndex={0} role="region" aria-label="Messages">
       <div class="history-edge">
         {room.loadingHistory ? <Spinner label="Loading older messages" />
           : room.atStart ? <p class="muted">This is the beginning of the conversation.</p>
