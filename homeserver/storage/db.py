@@ -33,17 +33,28 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
 @dataclass
 class Database:
     pool: asyncpg.Pool
+    url: str
+    server_settings: dict[str, str]
     embedded: EmbeddedPostgres | None = None
 
     @classmethod
     async def connect(
         cls, url: str, min_size: int = 2, max_size: int = 20, synchronous_commit: bool = True
     ) -> Database:
+        settings = {"synchronous_commit": "on" if synchronous_commit else "off"}
         pool = await asyncpg.create_pool(
             url, min_size=min_size, max_size=max_size, init=_init_connection, reset=_keep_session,
-            server_settings={"synchronous_commit": "on" if synchronous_commit else "off"},
+            server_settings=settings,
         )
-        return cls(pool)
+        return cls(pool, url, settings)
+
+    async def connect_one(self, application_name: str = "homeserver") -> asyncpg.Connection:
+        """A connection of its own, outside the pool (the change feed's LISTEN and
+        session locks live on one for as long as it lasts)."""
+        settings = {**self.server_settings, "application_name": application_name}
+        conn = await asyncpg.connect(self.url, server_settings=settings)
+        await _init_connection(conn)
+        return conn
 
     @classmethod
     async def open(cls, config: Config) -> Database:
