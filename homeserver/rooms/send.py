@@ -85,6 +85,10 @@ TXN_KEY = "event_txn_ids_pkey"
 
 async def send_event(hs: HomeServer, room_id: str, sender: str, draft: Draft, txn: Txn | None = None) -> Sent:
     check_size(draft)
+    if draft.type == CREATE:
+        # Only a room's first event may be its create event (auth rules 1.1: one with
+        # prev_events is rejected), whoever sends it, as state or not.
+        raise MatrixError(403, "M_FORBIDDEN", "A room has exactly one m.room.create event, its first")
     for attempt in range(MAX_ATTEMPTS):
         try:
             sent = await _send_once(hs, room_id, sender, draft, txn)
