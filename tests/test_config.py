@@ -45,6 +45,10 @@ def test_example_config_parses_and_documents_every_key() -> None:
     assert _keys(Config) <= documented, sorted(_keys(Config) - documented)
 
 
+def test_acknowledged_writes_survive_power_loss_by_default() -> None:
+    assert parse_config({}).database.synchronous_commit is True
+
+
 @pytest.mark.parametrize("raw, message", [
     ({"serverr": {}}, "serverr: unknown key"),
     ({"server": {"server_name": "bad name!"}}, "server.server_name"),
