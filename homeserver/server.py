@@ -18,7 +18,7 @@ from homeserver.media.repository import MediaRepository
 from homeserver.media.store import FileMediaStore
 from homeserver.metrics import Metrics
 from homeserver.push import PushService
-from homeserver.ratelimit import LoginLockout, RateLimiter
+from homeserver.ratelimit import RateLimiter
 from homeserver.rooms.group_commit import MessageWriter
 from homeserver.rooms.locks import KeyedLock
 from homeserver.rooms.typing import TypingService
@@ -41,7 +41,6 @@ class HomeServer:
     server_key: ServerKey
     clock: Clock
     ratelimiter: RateLimiter
-    lockout: LoginLockout
     passwords: PasswordHasher
     metrics: Metrics
     room_locks: KeyedLock
@@ -94,7 +93,6 @@ class HomeServer:
             server_key=load_or_create(config.path(config.server.signing_key_path)),
             clock=clock,
             ratelimiter=RateLimiter(clock, enabled=config.rate_limits.enabled),
-            lockout=LoginLockout(clock, config.auth),
             passwords=PasswordHasher(config.auth.password_hash),
             metrics=Metrics(),
             room_locks=KeyedLock(),

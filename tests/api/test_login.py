@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import aiohttp
+
 from tests.conftest import StartServer
 from tests.helpers import TestServer
 
@@ -86,7 +90,6 @@ async def test_refresh_rotation_and_soft_logout(server: TestServer) -> None:
 async def test_repeated_failures_lock_the_account_out(start_server: StartServer) -> None:
     server = await start_server({"auth": {"lockout_after_failures": 3, "lockout_ms": 60_000}})
     gina = await server.register("gina")
-    server.hs.lockout.delay_seconds = lambda *keys: 0.0  # type: ignore[method-assign]
     for _ in range(3):
         assert (await server.login("gina", "wrong password!")).errcode == "M_FORBIDDEN"
     locked = await server.login("gina", gina.password)
@@ -94,6 +97,51 @@ async def test_repeated_failures_lock_the_account_out(start_server: StartServer)
     assert 0 < locked.body["retry_after_ms"] <= 60_000
     server.hs.clock.advance(61_000)
     assert (await server.login("gina", gina.password)).status == 200
+
+
+async def _login_from(server: TestServer, address: str, localpart: str, password: str) -> int:
+    """A login from another loopback address (127.0.0.0/8 is all loopback)."""
+    connector = aiohttp.TCPConnector(local_addr=(address, 0))
+    body = {"type": "m.login.password", "identifier": {"type": "m.id.user", "user": localpart}, "password": password}
+    async with aiohttp.ClientSession(connector=connector) as session:
+        async with session.post(server.url + "/_matrix/client/v3/login", json=body) as resp:
+            return resp.status
+
+
+async def test_guesses_sent_at_once_count_before_they_are_checked(start_server: StartServer) -> None:
+    """30 logins at once from 30 addresses, 29 wrong and 1 right: at most the lockout's
+    five are checked, the rest are refused before their password is looked at."""
+    server = await start_server()
+    kim = await server.register("kim")
+    passwords = ["wrong password!"] * 29 + [kim.password]
+    codes = await asyncio.gather(*(
+        _login_from(server, f"127.0.0.{10 + i}", "kim", password) for i, password in enumerate(passwords)
+    ))
+    assert codes.count(429) >= 25, codes
+    assert set(codes) <= {200, 403, 429}
+    if 200 not in codes:
+        assert (await server.login("kim", kim.password)).status == 429, "the guesses locked the account"
+
+
+async def test_lockout_is_shared_by_every_server_process(start_server: StartServer) -> None:
+    """Two servers on one database: failures on one lock the account out on the other."""
+    first = await start_server({"auth": {"lockout_after_failures": 3}})
+    second = await start_server({"auth": {"lockout_after_failures": 3}})
+    lea = await first.register("lea")
+    codes = await asyncio.gather(*(server.login("lea", "wrong password!") for server in (first, second, first)))
+    assert codes and [c.status for c in codes] == [403, 403, 403]
+    assert (await second.login("lea", lea.password)).status == 429
+    assert (await first.login("lea", lea.password)).status == 429
+
+
+async def test_a_success_gives_the_address_its_attempt_back(start_server: StartServer) -> None:
+    """Someone who mistypes a few times and then logs in is not locked out afterwards."""
+    server = await start_server({"auth": {"lockout_after_failures": 3}})
+    max_ = await server.register("max")
+    for _ in range(2):
+        assert (await server.login("max", "wrong password!")).status == 403
+    for _ in range(3):
+        assert (await server.login("max", max_.password)).status == 200
 
 
 async def test_login_rate_limit(start_server: StartServer) -> None:
