@@ -87,6 +87,41 @@ async def test_refresh_rotation_and_soft_logout(server: TestServer) -> None:
     assert bad.errcode == "M_BAD_JSON"
 
 
+async def test_a_replayed_refresh_token_ends_the_whole_session(server: TestServer) -> None:
+    """Reuse of a rotated refresh token is theft: the tokens issued after it stop working
+    too (OAuth 2.0 Security BCP, refresh token rotation), whoever presents it."""
+    olga = await server.register("olga")
+    login = await server.login("olga", olga.password, refresh_token=True)
+    stolen = login.body["refresh_token"]
+    second = await server.request("POST", "refresh", {"refresh_token": stolen})
+    assert (await server.request("GET", "account/whoami", token=second.body["access_token"])).status == 200
+    third = await server.request("POST", "refresh", {"refresh_token": second.body["refresh_token"]})
+    assert (await server.request("GET", "account/whoami", token=third.body["access_token"])).status == 200
+    unrelated = await server.login("olga", olga.password, refresh_token=True)
+
+    replay = await server.request("POST", "refresh", {"refresh_token": stolen})
+    assert (replay.status, replay.errcode) == (401, "M_UNKNOWN_TOKEN")
+    ended = await server.request("GET", "account/whoami", token=third.body["access_token"])
+    assert (ended.status, ended.errcode) == (401, "M_UNKNOWN_TOKEN")
+    again = await server.request("POST", "refresh", {"refresh_token": third.body["refresh_token"]})
+    assert again.errcode == "M_UNKNOWN_TOKEN"
+    # Another login of the same user is another family: untouched.
+    assert (await server.request("GET", "account/whoami", token=unrelated.body["access_token"])).status == 200
+    assert (await server.request("POST", "refresh", {"refresh_token": unrelated.body["refresh_token"]})).status == 200
+
+
+async def test_a_refresh_retried_before_its_tokens_are_used_is_no_replay(server: TestServer) -> None:
+    """The spec keeps the old refresh token valid until the new tokens are used: a client
+    that lost the answer may refresh again, and keeps its session."""
+    paul = await server.register("paul")
+    login = await server.login("paul", paul.password, refresh_token=True)
+    lost = await server.request("POST", "refresh", {"refresh_token": login.body["refresh_token"]})
+    retried = await server.request("POST", "refresh", {"refresh_token": login.body["refresh_token"]})
+    assert lost.status == retried.status == 200
+    assert (await server.request("GET", "account/whoami", token=retried.body["access_token"])).status == 200
+    assert (await server.request("POST", "refresh", {"refresh_token": retried.body["refresh_token"]})).status == 200
+
+
 async def test_repeated_failures_lock_the_account_out(start_server: StartServer) -> None:
     server = await start_server({"auth": {"lockout_after_failures": 3, "lockout_ms": 60_000}})
     gina = await server.register("gina")
