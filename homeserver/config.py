@@ -46,6 +46,9 @@ class ServerConfig:
     max_request_body_bytes: int = 1_048_576
     # Users who may call the admin API, by full user ID (more can be promoted by an admin).
     admins: tuple[str, ...] = ()
+    # Reverse proxies (addresses or CIDR ranges) whose X-Forwarded-For header is believed
+    # for the client's address (rate limits, login lockout, devices' last-seen address).
+    trusted_proxies: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,6 +244,8 @@ def _check(config: Config) -> None:
             raise ConfigError(f"server.listeners[{i}].port: expected 1-65535, got {listener.port}")
         if (listener.tls_certificate_path is None) != (listener.tls_private_key_path is None):
             raise ConfigError(f"server.listeners[{i}]: tls_certificate_path and tls_private_key_path go together")
+    for i, cidr in enumerate(config.server.trusted_proxies):
+        _check_network(f"server.trusted_proxies[{i}]", cidr)
     for name in ("pool_min_size", "pool_max_size"):
         if getattr(config.database, name) < 1:
             raise ConfigError(f"database.{name}: expected a positive integer")
@@ -265,10 +270,14 @@ def _check_media(media: MediaConfig) -> None:
         if getattr(media, name) < 1:
             raise ConfigError(f"media.{name}: expected a positive integer")
     for i, cidr in enumerate(media.url_preview.allowed_ip_ranges):
-        try:
-            ipaddress.ip_network(cidr, strict=False)
-        except ValueError:
-            raise ConfigError(f"media.url_preview.allowed_ip_ranges[{i}]: not an IP range: {cidr!r}") from None
+        _check_network(f"media.url_preview.allowed_ip_ranges[{i}]", cidr)
+
+
+def _check_network(path: str, cidr: str) -> None:
+    try:
+        ipaddress.ip_network(cidr, strict=False)
+    except ValueError:
+        raise ConfigError(f"{path}: not an IP address or range: {cidr!r}") from None
 
 
 def _parse_dataclass(cls: type, raw: Any, path: str) -> Any:

@@ -63,6 +63,7 @@ def test_acknowledged_writes_survive_power_loss_by_default() -> None:
     ({"media": {"max_upload_bytes": 0}}, "media.max_upload_bytes: expected a positive integer"),
     ({"media": {"freeze_unauthenticated_media": "no"}}, "media.freeze_unauthenticated_media"),
     ({"media": {"url_preview": {"allowed_ip_ranges": ["10.0.0.0/33"]}}}, "media.url_preview.allowed_ip_ranges[0]"),
+    ({"server": {"trusted_proxies": ["nginx"]}}, "server.trusted_proxies[0]: not an IP address or range"),
 ])
 def test_bad_values_are_refused_naming_the_key(raw: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
