@@ -49,6 +49,18 @@ class ServerConfig:
     # Reverse proxies (addresses or CIDR ranges) whose X-Forwarded-For header is believed
     # for the client's address (rate limits, login lockout, devices' last-seen address).
     trusted_proxies: tuple[str, ...] = ()
+    # A request's head (request line and headers) must be complete this long after its
+    # first byte arrives, or the connection is closed.
+    header_timeout_ms: int = 20_000
+    # A request body may pause this long between two reads (media uploads); a JSON body
+    # (at most max_request_body_bytes) must arrive within it. 408 past it.
+    body_timeout_ms: int = 60_000
+    # A connection with no request in progress (keep-alive, or new and silent) is closed
+    # after this long. A request being handled, such as a /sync long-poll, is not bound by it.
+    idle_timeout_ms: int = 60_000
+    # Connections open at once; past it a new connection is closed at once. Keep it
+    # below the process's open-file limit (ulimit -n).
+    max_connections: int = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,6 +256,9 @@ def _check(config: Config) -> None:
             raise ConfigError(f"server.listeners[{i}].port: expected 1-65535, got {listener.port}")
         if (listener.tls_certificate_path is None) != (listener.tls_private_key_path is None):
             raise ConfigError(f"server.listeners[{i}]: tls_certificate_path and tls_private_key_path go together")
+    for name in ("header_timeout_ms", "body_timeout_ms", "idle_timeout_ms", "max_connections"):
+        if getattr(config.server, name) < 1:
+            raise ConfigError(f"server.{name}: expected a positive integer")
     for i, cidr in enumerate(config.server.trusted_proxies):
         _check_network(f"server.trusted_proxies[{i}]", cidr)
     for name in ("pool_min_size", "pool_max_size"):

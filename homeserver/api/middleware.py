@@ -44,7 +44,10 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except MatrixError as e:
-        return json_response(e.to_json(), status=e.status)
+        response = json_response(e.to_json(), status=e.status)
+        if e.status == 408:  # a body left half-read: the connection cannot carry another request
+            response.force_close()
+        return response
     except web.HTTPRequestEntityTooLarge:
         return _error(413, "M_TOO_LARGE", "Request body too large")
     except web.HTTPNotFound:

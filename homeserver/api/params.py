@@ -7,6 +7,7 @@ parameter is ``M_INVALID_PARAM``.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Iterable
 from typing import Any, TypeVar
@@ -14,14 +15,28 @@ from typing import Any, TypeVar
 import orjson
 from aiohttp import web
 
+from homeserver.api.context import get_hs
 from homeserver.errors import MatrixError, bad_json, invalid_param, missing_param
 
 T = TypeVar("T")
 _MISSING: Any = object()
 
 
+def body_timeout_s(request: web.Request) -> float:
+    return get_hs(request).config.server.body_timeout_ms / 1000
+
+
+def body_timed_out() -> MatrixError:
+    # 408 closes the connection (api/middleware.py): the rest of the body is never read.
+    return MatrixError(408, "M_UNKNOWN", "The request body did not arrive in time")
+
+
 async def json_body(request: web.Request, *, allow_empty: bool = False) -> dict[str, Any]:
-    raw = await request.read()
+    try:
+        async with asyncio.timeout(body_timeout_s(request)):
+            raw = await request.read()
+    except TimeoutError:
+        raise body_timed_out() from None
     if not raw.strip():
         if allow_empty:
             return {}
