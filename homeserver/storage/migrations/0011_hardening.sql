@@ -37,3 +37,12 @@ FROM events e WHERE e.event_id = t.event_id;
 DELETE FROM event_txn_ids WHERE room_id IS NULL;
 ALTER TABLE event_txn_ids ALTER COLUMN room_id SET NOT NULL, ALTER COLUMN endpoint SET NOT NULL;
 ALTER TABLE event_txn_ids ADD CONSTRAINT event_txn_ids_pkey PRIMARY KEY (user_id, device_id, room_id, endpoint, txn_id);
+
+-- The user directory: each entry's indexed word prefixes also as an array, under a GIN
+-- index, so a search of several words (a whole name) intersects their posting lists
+-- instead of walking the users of its most common word one by one (storage/directory.py).
+ALTER TABLE user_directory ADD COLUMN prefixes TEXT[] NOT NULL DEFAULT '{}';
+UPDATE user_directory d SET prefixes = p.prefixes
+FROM (SELECT user_id, array_agg(prefix) AS prefixes FROM user_directory_prefixes GROUP BY user_id) p
+WHERE p.user_id = d.user_id;
+CREATE INDEX user_directory_prefix_sets ON user_directory USING gin (prefixes);
