@@ -10,6 +10,8 @@ leave room on the page. One statement, one round trip.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import asyncpg
@@ -230,11 +232,37 @@ _SEARCHES = {
 
 async def search(conn: Conn, query: Query) -> list[Match]:
     """Up to ``query.limit`` matches, best first: exact (user ID, whole localpart or display
-    name), then every word starting a word, then every word anywhere."""
+    name), then every word starting a word, then every word anywhere.
+
+    The statement runs with its generic plan: planning it afresh for each search's values
+    took 1-3 ms, longer than running it (0.2-1 ms at 100,000 users), and every branch is
+    written so that one plan serves every term (the walks fenced with OFFSET 0, GIN
+    results capped). No parallel workers either: starting them costs more than they save.
+    """
     substrings = [f"%{word}%" for word in query.substring_words[:MAX_SUBSTRING_WORDS]]
     statement = _SEARCHES[len(query.prefixes) > 1, len(substrings), bool(query.other_prefixes)]
-    rows = await conn.fetch(
-        statement, query.searcher, query.search_all_users, query.limit, query.user_id, query.key,
-        list(query.prefixes), [f"%{word}%" for word in query.words], list(query.other_prefixes), *substrings,
-    )
+    args = (query.searcher, query.search_all_users, query.limit, query.user_id, query.key, list(query.prefixes),
+            [f"%{word}%" for word in query.words], list(query.other_prefixes), *substrings)
+    async with _connection(conn) as c:
+        if c.is_in_transaction():  # the caller's: its settings are not ours to change
+            rows = await c.fetch(statement, *args)
+        else:
+            await c.execute(_PLAN_ONCE)
+            try:
+                rows = await c.fetch(statement, *args)
+            finally:
+                await c.execute("COMMIT")
     return [Match(r["user_id"], r["displayname"], r["avatar_url"]) for r in rows]
+
+
+# One round trip: the settings last until the transaction ends.
+_PLAN_ONCE = "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan; SET LOCAL max_parallel_workers_per_gather = 0"
+
+
+@contextlib.asynccontextmanager
+async def _connection(conn: Conn) -> AsyncIterator[asyncpg.Connection]:
+    if isinstance(conn, asyncpg.Pool):
+        async with conn.acquire() as acquired:
+            yield acquired
+    else:
+        yield conn
