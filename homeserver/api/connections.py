@@ -6,16 +6,19 @@ nothing), but nothing for a request head that trickles in a byte at a time, nor 
 connections: 200 connections sending one header line every 2 s, or 5,000 idle ones, were
 all held open. The header timeout is kept here by a small subclass of aiohttp's request
 handler; body timeouts are applied where bodies are read (api/params.py, api/media).
-A request being handled (a parked /sync long-poll) is bound by none of these.
+A request being handled (a parked /sync long-poll) is bound by none of these. Requests
+aiohttp cannot parse are answered with a Matrix error too.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from http import HTTPStatus
 
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_request import BaseRequest
 
 from homeserver.config import ServerConfig
 
@@ -55,6 +58,24 @@ class _GuardedHandler(RequestHandler):
             self._stop_header_timer()
         elif data and self._header_timer is None and isinstance(self._manager, _Server):
             self._header_timer = self._loop.call_later(self._manager.header_timeout_s, self._header_timed_out)
+
+    def handle_error(
+        self, request: BaseRequest, status: int = 500, exc: BaseException | None = None, message: str | None = None,
+    ) -> web.StreamResponse:
+        """A request aiohttp could not parse (a NUL in a header, a line too long) or that
+        failed outside the app: a Matrix error like every other answer, and no traceback
+        in the log for a client's malformed bytes."""
+        if status >= 500:
+            log.error("error handling a request from %s", request.remote, exc_info=exc)
+        else:
+            log.debug("malformed request from %s: %s", request.remote, exc)
+        if request.writer.output_size > 0:  # an answer is under way: only closing is left
+            raise ConnectionError("cannot answer a request whose response has started")
+        errcode = "M_TOO_LARGE" if status in (413, 431) else "M_UNKNOWN"
+        reason = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+        response = web.json_response({"errcode": errcode, "error": reason}, status=status)
+        response.force_close()
+        return response
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self._stop_header_timer()

@@ -5,6 +5,7 @@ timeout. Bounds are generous: these prove the connections end, not how fast."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from urllib.parse import urlparse
 
@@ -104,3 +105,13 @@ async def test_a_long_poll_outlives_the_idle_timeout(start_server: StartServer) 
     resp = await alice.get("sync", params={"since": first.body["next_batch"], "timeout": "3000"})
     assert resp.status == 200
     assert time.monotonic() - started >= 2.5, "the long-poll waited its own timeout"
+
+
+async def test_a_malformed_request_gets_a_matrix_error(server: TestServer) -> None:
+    reader, writer = await _connect(server)
+    writer.write(b"GET /_matrix/client/versions HTTP/1.1\r\nHost: x\r\nX-Bad: \x00\r\n\r\n")
+    answer = await _closed_within(reader, 5)
+    writer.close()
+    assert answer.split(b" ", 2)[1] == b"400", answer[:100]  # aiohttp answers these as HTTP/1.0
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert b"application/json" in head and json.loads(body)["errcode"] == "M_UNKNOWN"

@@ -39,7 +39,9 @@ def _spec_dir(given: str | None) -> Path:
     raise SystemExit("the spec's data/api/client-server directory was not found; pass --spec")
 
 
-def fuzz_file(path: Path, origin: str, token: str, examples: int, report_dir: Path) -> tuple[int, str]:
+def fuzz_file(
+    path: Path, origin: str, token: str, examples: int, report_dir: Path, known: dict[str, str]
+) -> tuple[int, str]:
     command = [
         str(Path(sys.executable).parent / "schemathesis"), "run", str(path), "--origin", origin,
         "-H", f"Authorization: Bearer {token}",
@@ -51,7 +53,7 @@ def fuzz_file(path: Path, origin: str, token: str, examples: int, report_dir: Pa
     ]
     for operation in DESTRUCTIVE:
         command += ["--exclude-operation-id", operation]
-    env = {**os.environ, "SCHEMATHESIS_HOOKS": "matrix_checks", "PYTHONPATH": str(Path(__file__).parent)}
+    env = {**os.environ, **known, "SCHEMATHESIS_HOOKS": "matrix_checks", "PYTHONPATH": str(Path(__file__).parent)}
     result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=path.parent)
     return result.returncode, result.stdout + result.stderr
 
@@ -64,9 +66,12 @@ async def main(args: argparse.Namespace) -> int:
     failed = []
     async with running_server(config={"registration": {"enabled": True}}) as server:
         token = await server.register("fuzzer")
-        await server.call("POST", "/_matrix/client/v3/createRoom", {"name": "fuzzing"}, token)
+        room = await server.call("POST", "/_matrix/client/v3/createRoom", {"name": "fuzzing"}, token)
+        sent = await server.call("PUT", f"/_matrix/client/v3/rooms/{room['room_id']}/send/m.room.message/fuzz",
+                                 {"msgtype": "m.text", "body": "fuzz me"}, token)
+        known = {"FUZZ_ROOM_ID": room["room_id"], "FUZZ_USER_ID": "@fuzzer:bench.local", "FUZZ_EVENT_ID": sent["event_id"]}
         for path in files:
-            code, output = await asyncio.to_thread(fuzz_file, path, server.url, token, args.examples, report_dir)
+            code, output = await asyncio.to_thread(fuzz_file, path, server.url, token, args.examples, report_dir, known)
             if "No operations matched the filters" in output:
                 print(f"{path.stem}: skipped (every operation in it is destructive)", flush=True)
                 continue
