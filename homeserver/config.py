@@ -120,10 +120,11 @@ class AuthConfig:
     refreshable_access_token_lifetime_ms: int = 300_000
     # Lifetime of a refresh token; 0 means it never expires on its own.
     refresh_token_lifetime_ms: int = 0
-    # Failed logins before an account (or an address) is locked out.
+    # Login attempts (each counted before its password is checked; a success gives its
+    # own back) before an account, or an address, is locked out.
     lockout_after_failures: int = 5
     lockout_ms: int = 300_000
-    # Window in which failures are counted.
+    # Window in which attempts are counted.
     failure_window_ms: int = 900_000
 
 
