@@ -67,10 +67,11 @@ async def running_server(
 ) -> AsyncIterator[Server]:
     data_dir = Path(tempfile.mkdtemp(prefix="homeserver-bench-"))
     port = free_port()
+    fresh = await _create_database(database_url) if database_url else None
     raw: dict[str, Any] = {
         "server": {"server_name": "bench.local", "listeners": [{"port": port}]},
         "rate_limits": {"enabled": False},
-        "database": {"url": database_url} if database_url else {},
+        "database": {"url": fresh[1]} if fresh else {},
         **(config or {}),
     }
     (data_dir / "homeserver.yaml").write_text(yaml.safe_dump(raw))
@@ -99,7 +100,100 @@ async def running_server(
         await session.close()
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=60)
+        if fresh is not None:
+            await _drop_database(database_url, fresh[0])  # type: ignore[arg-type]
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+async def _create_database(server_url: str) -> tuple[str, str]:
+    """A new database on the PostgreSQL at ``server_url``: its name and URL."""
+    import asyncpg
+
+    name = f"bench_{os.getpid()}_{time.monotonic_ns()}"
+    admin = await asyncpg.connect(server_url)
+    try:
+        await admin.execute(f"CREATE DATABASE {name}")
+    finally:
+        await admin.close()
+    base, sep, query = server_url.partition("?")
+    return name, f"{base.rsplit('/', 1)[0] if base.count('/') > 2 else base}/{name}{sep}{query}"
+
+
+async def _drop_database(server_url: str, name: str) -> None:
+    import asyncpg
+
+    admin = await asyncpg.connect(server_url)
+    try:
+        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    finally:
+        await admin.close()
+
+
+@asynccontextmanager
+async def running_cluster(
+    count: int, database_url: str | None = None, config: dict[str, Any] | None = None
+) -> AsyncIterator[list[Server]]:
+    """``count`` server processes of one server on one fresh database (of the PostgreSQL
+    at ``database_url``, or of an embedded one started here), sharing the signing key
+    and the media directory, as behind a load balancer."""
+    import pgserver
+
+    data_dir = Path(tempfile.mkdtemp(prefix="homeserver-bench-cluster-"))
+    embedded = None
+    if database_url is None:
+        embedded = pgserver.get_server(data_dir / "postgres", cleanup_mode="stop")
+        database_url = embedded.get_uri()
+    name, url = await _create_database(database_url)
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+    processes: list[subprocess.Popen[bytes]] = []
+    servers = []
+    try:
+        for index in range(count):
+            port = free_port()
+            raw: dict[str, Any] = {
+                "server": {"server_name": "bench.local", "listeners": [{"port": port}],
+                           "signing_key_path": str(data_dir / "signing.key")},
+                "rate_limits": {"enabled": False},
+                "database": {"url": url},
+                "media": {"store_path": str(data_dir / "media")},
+                **(config or {}),
+            }
+            path = data_dir / f"process{index}.yaml"
+            path.write_text(yaml.safe_dump(raw))
+            process = subprocess.Popen(
+                [sys.executable, "-m", "cli.main", "run", "--config", str(path)], cwd=ROOT,
+                stdout=subprocess.DEVNULL, stderr=(data_dir / f"process{index}.log").open("wb"),
+                env={**os.environ, "PYTHONOPTIMIZE": "1"},
+            )
+            processes.append(process)
+            server = Server(f"http://127.0.0.1:{port}", data_dir, process, session)
+            await _wait_until_serving(server)
+            servers.append(server)
+        yield servers
+    finally:
+        await session.close()
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            process.wait(timeout=60)
+        await _drop_database(database_url, name)
+        if embedded is not None:
+            embedded.cleanup()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+async def _wait_until_serving(server: Server) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            async with server.session.get(server.url + "/_matrix/client/versions") as resp:
+                if resp.status == 200:
+                    return
+        except aiohttp.ClientError:
+            pass
+        if server.process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"server did not start; see {server.data_dir}")
+        await asyncio.sleep(0.2)
 
 
 def cpu_seconds_by_command() -> dict[str, float]:

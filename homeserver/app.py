@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from collections.abc import AsyncIterator
 
 from aiohttp import web
 
@@ -30,17 +29,9 @@ def build_app(hs: HomeServer) -> web.Application:
     app[HOMESERVER] = hs
 
     async def wake_long_polls(app: web.Application) -> None:
-        hs.notifier.close()
+        hs.feed.close()
 
     app.on_shutdown.append(wake_long_polls)
-
-    async def background_services(app: web.Application) -> AsyncIterator[None]:
-        hs.presence.start()
-        yield
-        await hs.presence.stop()
-        hs.typing.stop()
-
-    app.cleanup_ctx.append(background_services)
     for routes in (*CLIENT_ROUTES, *MEDIA_ROUTES, *ADMIN_ROUTES, METRICS_ROUTES):
         app.add_routes(static_version_routes(routes))
     return app

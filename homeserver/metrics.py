@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 
 @dataclass
@@ -21,3 +22,11 @@ class Metrics:
             registry=self.registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 60),
         )
+        self.sync_wakeups = Counter(
+            "homeserver_sync_wakeups", "Parked /sync long-polls woken, by how their answer was read",
+            ["answered"], registry=self.registry,
+        )
+
+    def gauge(self, name: str, documentation: str, read: Callable[[], float]) -> None:
+        """A value read when /metrics is scraped (parked long-polls, pool connections)."""
+        Gauge(name, documentation, registry=self.registry).set_function(read)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +15,7 @@ from homeserver.api.connections import Runner
 from homeserver.app import build_app
 from homeserver.config import Config
 from homeserver.server import HomeServer
+from homeserver.streams.waiters import Waiter
 
 CLIENT = "/_matrix/client/v3"
 
@@ -113,3 +116,11 @@ async def start_test_server(config: Config) -> TestServer:
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     return TestServer(hs, runner, f"http://127.0.0.1:{port}", aiohttp.ClientSession())
+
+
+@contextlib.contextmanager
+def parked(hs: HomeServer, user_id: str, rooms: Iterable[str] = ()) -> Iterator[Waiter]:
+    """A /sync's place on the change feed, parked at the current positions."""
+    upto, seq = hs.feed.current()
+    with hs.feed.waiter(user_id, rooms, upto, seq) as waiter:
+        yield waiter

@@ -31,7 +31,7 @@ from homeserver.media.images import (
     pregenerated_sizes,
 )
 from homeserver.media.store import MediaStore, put_bytes
-from homeserver.rooms.locks import KeyedLock
+from homeserver.locks import KeyedLock
 from homeserver.storage import media as media_store
 from homeserver.storage.db import Database
 from homeserver.storage.media import Content, Media, StoredThumbnail

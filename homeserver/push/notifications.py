@@ -9,13 +9,14 @@ from urllib.parse import urlsplit
 
 from homeserver.errors import bad_json, invalid_param, missing_param
 from homeserver.push.pushers import EVENT_ID_ONLY, NOTIFY_PATH
-from homeserver.rooms import visibility
-from homeserver.rooms.format import client_events
-from homeserver.server import HomeServer
+from homeserver.timeline import visibility
+from homeserver.timeline.format import client_events
+from homeserver.server import ROOM_HEADS, HomeServer
 from homeserver.storage import events as event_store
 from homeserver.storage import push as store
 from homeserver.storage import receipts as receipt_store
 from homeserver.storage import rooms as room_store
+from homeserver.streams import Change, Invalidation, Stream
 
 MAX_LIMIT = 100
 
@@ -169,7 +170,10 @@ async def set_pusher(hs: HomeServer, user_id: str, device_id: str | None, reques
     try:
         await _set_pusher(hs, user_id, device_id, request)
     finally:
-        hs.room_heads.clear()  # they hold whether each member has pushers
+        # The room heads hold whether each member has pushers; another user's pusher of
+        # the same pushkey may be gone too, whose heads are not known here: drop them all.
+        stale = None if request.kind is not None and not request.append else user_id
+        await hs.feed.publish(Change(invalidations=(Invalidation(ROOM_HEADS, stale),)))
 
 
 async def _set_pusher(hs: HomeServer, user_id: str, device_id: str | None, request: PusherRequest) -> None:
@@ -183,7 +187,7 @@ async def _set_pusher(hs: HomeServer, user_id: str, device_id: str | None, reque
         await store.upsert_pusher(conn, store.NewPusher(
             user_id, request.kind, request.app_id, request.pushkey, request.app_display_name,
             request.device_display_name, request.profile_tag, request.lang, request.data, device_id,
-        ), hs.clock.now_ms(), hs.streams.current())
+        ), hs.clock.now_ms(), hs.feed.readable(Stream.EVENTS))
 
 
 async def get_pushers(hs: HomeServer, user_id: str) -> list[dict[str, Any]]:

@@ -1,14 +1,15 @@
 """HTTP pushers: sending notifications to push gateways (push-gateway-api.md, and
 client-server-api "Push Notifications").
 
-Sending never blocks a send. The event's transaction records the push actions and
-pokes the pool; the pool's background task waits until that position has committed,
-then each pusher with something to send gets a worker task that posts the
-notifications in order and records how far it got (``pushers.last_stream_ordering``),
-retrying with exponential backoff while the gateway fails. Nothing is lost across
-restarts: the pool starts with a catch-up pass over every pusher. Several processes may
-send the same notification; gateways suppress duplicates by ``event_id``
-(push_notifier.yaml).
+Sending never blocks a send. The event's transaction records the push actions; the
+change feed tells the pool once they are readable (``on_change``: the change names the
+users with pushers it notifies), and each pusher with something to send gets a worker
+task that posts the notifications in order and records how far it got
+(``pushers.last_stream_ordering``), retrying with exponential backoff while the gateway
+fails. The pool runs in one process at a time (``run``, under the ``pushers`` lease), so
+a notification is pushed once; the feed brings it the changes other processes write.
+Nothing is lost across restarts or a change of owner: the pool starts with a catch-up
+pass over every pusher.
 """
 
 from __future__ import annotations
@@ -22,11 +23,11 @@ import aiohttp
 import orjson
 
 from homeserver.clock import Clock
-from homeserver.push.rules import tweaks_of
+from homeserver.events.push_rules import tweaks_of
 from homeserver.storage import events as event_store
 from homeserver.storage import push as store
 from homeserver.storage.db import Database
-from homeserver.sync.streams import StreamTracker
+from homeserver.streams import Change, ChangeFeed, Stream
 
 log = logging.getLogger(__name__)
 
@@ -46,51 +47,48 @@ class PusherPool:
     # gateway cannot hold a pusher back for ever.
     give_up_after_s = 3600.0
     request_timeout_s = 10.0
-    # How long to wait for a poked position to commit before looking anyway.
-    commit_wait_s = 30.0
 
-    def __init__(self, db: Database, streams: StreamTracker, clock: Clock) -> None:
+    def __init__(self, db: Database, feed: ChangeFeed, clock: Clock) -> None:
         self._db = db
-        self._streams = streams
+        self._feed = feed
         self._clock = clock
-        self._target = 0
+        self._running = False
         self._users: set[str] = set()
         self._readers: set[str] = set()
         self._badges: set[int] = set()
         self._catch_up = True
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
         self._workers: dict[int, asyncio.Task[None]] = {}
         self._upto: dict[int, int] = {}
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
 
-    def start(self) -> None:
-        """Begin with a pass over every pusher (notifications left from before a restart)."""
-        self.poke(self._streams.current(), ())
-
-    def poke(self, stream_ordering: int, user_ids: Iterable[str]) -> None:
-        """Push actions for these users were written at ``stream_ordering`` (maybe not yet
-        committed): look for notifications to send once it has."""
-        if self._closed:
-            return
-        self._target = max(self._target, stream_ordering)
-        self._users.update(user_ids)
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="pusher-pool")
+    async def run(self) -> None:
+        """Send notifications until cancelled, starting with a pass over every pusher
+        (notifications left from before a restart, or by the previous owner)."""
+        self._running, self._catch_up = True, True
         self._wake.set()
+        try:
+            await self._run()
+        finally:
+            self._running = False
+            workers = list(self._workers.values())
+            for task in workers:
+                task.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
 
-    def on_read(self, user_id: str) -> None:
-        """The user read something (a receipt moved): send their pushers the new badge
-        count, without an event (push_notifier.yaml: counts "may be sent ... by themselves")."""
-        if self._closed:
+    def on_change(self, change: Change) -> None:
+        """A change is readable: send the notifications it recorded, and the new badge
+        counts of users who read something."""
+        if not self._running or self._closed or not (change.push_users or change.readers):
             return
-        self._readers.add(user_id)
-        self.poke(0, ())
+        self._users.update(change.push_users)
+        self._readers.update(change.readers)
+        self._wake.set()
 
     async def close(self) -> None:
         self._closed = True
-        tasks = [t for t in (self._task, *self._workers.values()) if t is not None]
+        tasks = list(self._workers.values())
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -106,11 +104,10 @@ class PusherPool:
         while not self._closed:
             await self._wake.wait()
             self._wake.clear()
-            target, users, catch_up, readers = self._target, self._users, self._catch_up, self._readers
+            users, catch_up, readers = self._users, self._catch_up, self._readers
             self._users, self._catch_up, self._readers = set(), False, set()
             try:
-                await self._wait_committed(target)
-                upto = self._streams.current()
+                upto = self._feed.readable(Stream.EVENTS)
                 async with self._db.pool.acquire() as conn:
                     if catch_up:
                         ids = await store.pushers_with_pending(conn, upto)
@@ -129,14 +126,6 @@ class PusherPool:
                 self._readers |= readers
                 await asyncio.sleep(self.initial_backoff_s)
                 self._wake.set()
-
-    async def _wait_committed(self, target: int) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.commit_wait_s
-        delay = 0.001
-        while self._streams.current() < target and loop.time() < deadline:
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 0.05)
 
     def _ensure_worker(self, pusher_id: int, upto: int) -> None:
         self._upto[pusher_id] = max(self._upto.get(pusher_id, 0), upto)

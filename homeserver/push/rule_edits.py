@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from homeserver.push.rules import IGNORED_ACTIONS, KINDS, MAX_PATTERN_LENGTH, is_scalar
+from homeserver.events.push_rules import IGNORED_ACTIONS, KINDS, MAX_PATTERN_LENGTH, is_scalar
 
 
 class RuleError(ValueError):

@@ -12,27 +12,15 @@ from collections.abc import Callable
 from typing import Any
 
 from homeserver.errors import MatrixError, not_found
-from homeserver.push import rule_edits, rules
+from homeserver.push import rule_edits
+from homeserver.events import push_rules as rules
 from homeserver.push.rule_edits import RuleError
-from homeserver.server import HomeServer
+from homeserver.server import ROOM_HEADS, HomeServer
 from homeserver.storage import push as store
+from homeserver.streams import Stream
+from homeserver.timeline.push import push_rules_content
 
 Stored = dict[str, Any]  # {"rules": {kind: [rule]}, "defaults": {"kind/rule_id": {...}}}
-
-
-async def push_rules_content(conn: Any, user_id: str) -> dict[str, Any]:
-    """The content of the user's ``m.push_rules`` account data: ``{"global": ruleset}``."""
-    stored = await store.get_push_rules(conn, user_id)
-    return {"global": rules.ruleset(user_id, _document(stored))}
-
-
-async def push_rules_changed(conn: Any, user_id: str, since: int, upto: int) -> bool:
-    """Whether ``m.push_rules`` changed in (since, upto]: an incremental /sync then sends it."""
-    return since < await store.push_rules_stream_id(conn, user_id) <= upto
-
-
-def _document(stored: store.StoredRules | None) -> Stored | None:
-    return {"rules": stored.rules, "defaults": stored.defaults} if stored is not None else None
 
 
 def _error(e: RuleError) -> MatrixError:
@@ -101,17 +89,17 @@ async def set_attribute(hs: HomeServer, user_id: str, kind: str, rule_id: str, a
 
 
 async def _change(hs: HomeServer, user_id: str, change: Callable[[Stored], None]) -> None:
-    async with hs.streams.writing() as writer, hs.db.transaction() as conn:
+    async with hs.feed.writing(Stream.ACCOUNT_DATA) as writer, hs.db.transaction() as conn:
         row = await store.lock_push_rules(conn, user_id, rules.empty_stored()["rules"])
         stored: Stored = {"rules": row.rules, "defaults": row.defaults}
         try:
             change(stored)
         except RuleError as e:
             raise _error(e) from None
-        [position] = await writer.next(conn)
+        [position] = await writer.next(conn, Stream.ACCOUNT_DATA)
         await store.put_push_rules(conn, user_id, stored["rules"], stored["defaults"], position)
-    hs.room_heads.clear()  # they hold each member's push rules version
-    hs.notifier.on_user(user_id)
+        writer.touch(users=[user_id])
+        writer.invalidate(ROOM_HEADS, user_id)  # they hold each member's push rules version
 
 
 def _check_kind(kind: str) -> None:

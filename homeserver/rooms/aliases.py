@@ -24,7 +24,7 @@ from homeserver.server import HomeServer
 from homeserver.storage import events as event_store
 from homeserver.storage import rooms as room_store
 from homeserver.storage import state as state_store
-from homeserver.users.sessions import Requester
+from homeserver.requester import Requester
 
 log = logging.getLogger(__name__)
 

@@ -14,6 +14,7 @@ from homeserver.rooms.membership import member_content
 from homeserver.rooms.send import Draft, check_size, persist_local
 from homeserver.server import HomeServer
 from homeserver.storage import rooms as room_store
+from homeserver.streams import Stream
 
 SUPPORTED_VERSIONS = ("10", "11", "12")
 
@@ -50,7 +51,7 @@ async def create_room(hs: HomeServer, creator: str, request: RoomRequest) -> str
     drafts = _initial_events(room_version, creator, preset, request, alias, join_content)
     for draft in drafts:
         check_size(draft)
-    async with hs.streams.writing() as writer, hs.db.transaction() as conn:
+    async with hs.feed.writing(Stream.EVENTS) as writer, hs.db.transaction() as conn:
         room_id = None if room_version.room_id_is_create_event_id else f"!{secrets.token_urlsafe(18)}:{hs.server_name}"
         sent = [await persist_local(hs, conn, writer, room_version, room_id, creator, drafts[0], [])]
         room_id = sent[0].room_id
@@ -60,7 +61,6 @@ async def create_room(hs: HomeServer, creator: str, request: RoomRequest) -> str
             await room_store.set_public(conn, room_id, True)
         for draft in drafts[1:]:
             sent.append(await persist_local(hs, conn, writer, room_version, room_id, creator, draft, [sent[-1].extremity]))
-    await hs.notifier.on_events(sent)
     return room_id
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -12,7 +13,9 @@ from homeserver.rooms.send import Draft, Sent, send_event
 from homeserver.server import HomeServer
 from homeserver.storage import rooms as room_store
 from homeserver.storage import users as user_store
-from homeserver.users.identifiers import split_user_id
+from homeserver.identifiers import split_user_id
+
+log = logging.getLogger(__name__)
 
 
 async def member_content(hs: HomeServer, user_id: str, membership: str, **extra: Any) -> dict[str, Any]:
@@ -25,6 +28,17 @@ async def member_content(hs: HomeServer, user_id: str, membership: str, **extra:
                                               ("avatar_url", profile.avatar_url)) if v is not None})
     content.update({k: v for k, v in extra.items() if v is not None})
     return content
+
+
+async def announce_profile(hs: HomeServer, user_id: str) -> None:
+    """A fresh join event in every joined room carries the user's new profile (spec:
+    m.room.member, "displayname" and "avatar_url")."""
+    for membership in await room_store.rooms_for_user(hs.db.pool, user_id):
+        content = await member_content(hs, user_id, "join")
+        try:
+            await send_event(hs, membership.room_id, user_id, Draft("m.room.member", content, user_id))
+        except MatrixError as e:  # e.g. the room's power levels forbid it; the profile still changed
+            log.info("profile update not sent to %s: %s", membership.room_id, e.message)
 
 
 async def resolve_room(hs: HomeServer, room_id_or_alias: str) -> str:

@@ -23,7 +23,7 @@ from homeserver.rooms.aliases import can_edit_directory
 from homeserver.server import HomeServer
 from homeserver.storage import rooms as room_store
 from homeserver.storage.rooms import PublishedRoom, PublishedRoomsQuery
-from homeserver.users.sessions import Requester
+from homeserver.requester import Requester
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 500

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from homeserver.errors import MatrixError
-from homeserver.rooms import visibility
-from homeserver.rooms.filters import RoomEventFilter
-from homeserver.rooms.format import client_events
+from homeserver.timeline import visibility
+from homeserver.timeline.filters import RoomEventFilter
+from homeserver.timeline.format import client_events
+from homeserver.timeline.tokens import parse_stream_token, stream_token
 from homeserver.server import HomeServer
 from homeserver.storage import events as event_store
 from homeserver.storage import rooms as room_store
@@ -17,19 +18,6 @@ from homeserver.storage import state as state_store
 from homeserver.storage.events import StoredEvent
 
 MAX_PAGE = 1000
-
-
-def stream_token(stream_ordering: int) -> str:
-    """A position between events: ``s<N>`` is just after the event with stream ordering N."""
-    return f"s{stream_ordering}"
-
-
-def parse_stream_token(token: str) -> int:
-    """``s<N>``, or a /sync token ``s<N>_...`` whose first part is the same position."""
-    position = token[1:].split("_", 1)[0]
-    if not token.startswith("s") or not position.isdigit() or len(position) > 18:
-        raise MatrixError(400, "M_INVALID_PARAM", f"Invalid pagination token {token!r}")
-    return int(position)
 
 
 async def _room_version(conn: Any, room_id: str) -> str:

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from homeserver.errors import MatrixError, forbidden, invalid_param, not_found
-from homeserver.push.evaluate import thread_of
-from homeserver.rooms import visibility
+from homeserver.timeline.push import thread_of
+from homeserver.timeline import visibility
 from homeserver.server import HomeServer
 from homeserver.storage import account_data as account_data_store
 from homeserver.storage import events as event_store
@@ -23,6 +23,7 @@ from homeserver.storage import receipts as store
 from homeserver.storage import rooms as room_store
 from homeserver.storage.events import StoredEvent
 from homeserver.storage.push import MAIN
+from homeserver.streams import Stream
 
 READ = store.READ
 READ_PRIVATE = store.READ_PRIVATE
@@ -69,23 +70,22 @@ async def set_markers(hs: HomeServer, user_id: str, room_id: str, markers: Seque
             if marker.thread_id is not None:
                 await _check_thread(conn, events[marker.event_id], marker.thread_id)
     now_ms = hs.clock.now_ms()
-    wrote_receipt = wrote_marker = False
-    async with hs.streams.writing() as writer, hs.db.transaction() as conn:
+    async with hs.feed.writing(Stream.RECEIPTS, Stream.ACCOUNT_DATA) as writer, hs.db.transaction() as conn:
         for marker in markers:
             event = events[marker.event_id]
-            [position] = await writer.next(conn)
             if marker.type == FULLY_READ:
-                wrote_marker |= await _move_fully_read(conn, user_id, room_id, event, position)
-            else:
-                thread_id = marker.thread_id if marker.thread_id is not None else store.UNTHREADED
-                wrote_receipt |= await store.upsert_receipt(conn, store.Receipt(
-                    room_id, user_id, marker.type, thread_id, event.event_id, event.stream_ordering, now_ms,
-                ), position)
-    if wrote_receipt:
-        hs.notifier.on_room(room_id)
-        hs.push.pushers.on_read(user_id)
-    if wrote_receipt or wrote_marker:
-        hs.notifier.on_user(user_id)
+                [position] = await writer.next(conn, Stream.ACCOUNT_DATA)
+                if await _move_fully_read(conn, user_id, room_id, event, position):
+                    writer.touch(users=[user_id])
+                continue
+            [position] = await writer.next(conn, Stream.RECEIPTS)
+            thread_id = marker.thread_id if marker.thread_id is not None else store.UNTHREADED
+            if await store.upsert_receipt(conn, store.Receipt(
+                room_id, user_id, marker.type, thread_id, event.event_id, event.stream_ordering, now_ms,
+            ), position):
+                # Everyone in the room sees an m.read; the reader's own counts change.
+                writer.touch(rooms=[room_id], users=[user_id])
+                writer.readers.add(user_id)
 
 
 async def _check_joined(conn: Any, user_id: str, room_id: str) -> None:

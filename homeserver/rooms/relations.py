@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from homeserver.errors import MatrixError, forbidden, not_found
-from homeserver.rooms import visibility
-from homeserver.rooms.format import client_events
-from homeserver.rooms.read import parse_stream_token, stream_token
+from homeserver.timeline import visibility
+from homeserver.timeline.format import client_events
+from homeserver.timeline.tokens import parse_stream_token, stream_token
 from homeserver.server import HomeServer
 from homeserver.storage import events as event_store
 from homeserver.storage import relations as relation_store

@@ -18,7 +18,7 @@ Every report, stored or not, takes a token from the reporter's ``reports`` rate 
 from __future__ import annotations
 
 from homeserver.errors import MatrixError
-from homeserver.rooms import visibility
+from homeserver.timeline import visibility
 from homeserver.server import HomeServer
 from homeserver.storage import events as event_store
 from homeserver.storage import reports as report_store
@@ -32,15 +32,15 @@ MAX_REASON_LENGTH = 1000
 MIN_SCORE, MAX_SCORE = -100, 0
 
 
-def _rate_limit(hs: HomeServer, reporter: str) -> None:
-    hs.ratelimiter.check("report", reporter, hs.config.rate_limits.reports)
+async def _rate_limit(hs: HomeServer, reporter: str) -> None:
+    await hs.ratelimiter.check("report", reporter, hs.config.rate_limits.reports)
 
 
 async def report_event(
     hs: HomeServer, reporter: str, room_id: str, event_id: str, reason: str | None, score: int | None
 ) -> None:
     """POST /rooms/{roomId}/report/{eventId}."""
-    _rate_limit(hs, reporter)
+    await _rate_limit(hs, reporter)
     not_found = MatrixError(404, "M_NOT_FOUND", "The event was not found or you are not joined to the room")
     async with hs.db.pool.acquire() as conn:
         membership = await room_store.get_membership(conn, room_id, reporter)
@@ -57,7 +57,7 @@ async def report_event(
 
 async def report_room(hs: HomeServer, reporter: str, room_id: str, reason: str) -> None:
     """POST /rooms/{roomId}/report."""
-    _rate_limit(hs, reporter)
+    await _rate_limit(hs, reporter)
     async with hs.db.pool.acquire() as conn:
         if await room_store.get_room_version(conn, room_id) is None:
             raise MatrixError(404, "M_NOT_FOUND", "The room was not found")
@@ -66,7 +66,7 @@ async def report_room(hs: HomeServer, reporter: str, room_id: str, reason: str) 
 
 async def report_user(hs: HomeServer, reporter: str, user_id: str, reason: str) -> None:
     """POST /users/{userId}/report: 200 whether or not a local user exists."""
-    _rate_limit(hs, reporter)
+    await _rate_limit(hs, reporter)
     async with hs.db.pool.acquire() as conn:
         if hs.is_mine(user_id) and await user_store.get_user(conn, user_id) is None:
             return

@@ -28,9 +28,11 @@ from typing import Any
 import orjson
 
 from homeserver.errors import MatrixError, invalid_param
-from homeserver.rooms import read, visibility
-from homeserver.rooms.filters import RoomEventFilter
-from homeserver.rooms.format import client_events
+from homeserver.rooms import read
+from homeserver.timeline import visibility
+from homeserver.timeline.tokens import stream_token
+from homeserver.timeline.filters import RoomEventFilter
+from homeserver.timeline.format import client_events
 from homeserver.server import HomeServer
 from homeserver.storage import events as event_store
 from homeserver.storage import rooms as room_store
@@ -257,8 +259,8 @@ async def _context(conn: Any, user_id: str, event: StoredEvent, criteria: RoomEv
     after = await visibility.filter_events(conn, user_id, after)
     served = await _serve(conn, user_id, [*before, *after])
     context: dict[str, Any] = {
-        "start": read.stream_token((before[-1].stream_ordering if before else event.stream_ordering) - 1),
-        "end": read.stream_token(after[-1].stream_ordering if after else event.stream_ordering),
+        "start": stream_token((before[-1].stream_ordering if before else event.stream_ordering) - 1),
+        "end": stream_token(after[-1].stream_ordering if after else event.stream_ordering),
         "events_before": [served[e.event_id] for e in before],
         "events_after": [served[e.event_id] for e in after],
     }

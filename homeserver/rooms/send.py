@@ -1,4 +1,5 @@
-"""Sending an event: build, authorise against the state before it, persist, then notify.
+"""Sending an event: build, authorise against the state before it, persist, then
+announce it on the change feed (which wakes /sync, the pushers and presence).
 
 Local event creation is serialised per room: an in-process lock keeps this process's
 senders in order (and off the connection pool while they wait), and the write checks that
@@ -31,15 +32,14 @@ from homeserver.events.errors import AuthError, EventFormatError
 from homeserver.events.pdu import redacts_of
 from homeserver.events.power_levels import named_level, user_power_level
 from homeserver.events.room_versions import RoomVersion, get_room_version
-from homeserver.push import evaluate as push_evaluate
-from homeserver.server import HomeServer
+from homeserver.server import ROOM_HEADS, HomeServer
 from homeserver.storage import events as event_store
 from homeserver.storage import push as push_store
 from homeserver.storage import rooms as room_store
 from homeserver.storage import search as search_store
 from homeserver.storage import state as state_store
-from homeserver.sync.streams import Writer
-from homeserver.users import presence
+from homeserver.streams import CommittedEvent, Notify, Stream, Writer
+from homeserver.timeline import push as push_evaluate
 
 StateKey = tuple[str, str]
 
@@ -104,8 +104,6 @@ async def send_event(hs: HomeServer, room_id: str, sender: str, draft: Draft, tx
                 raise MatrixError(503, "M_UNKNOWN", "The room is too busy; try again") from None
             # Jittered backoff, so two processes racing on one room stop colliding.
             await asyncio.sleep(random.uniform(0, 0.002 * 2**attempt))
-    await hs.notifier.on_events([sent])
-    await presence.on_user_activity(hs, sender)  # sending keeps a user online (spec: Presence)
     return sent
 
 
@@ -113,11 +111,15 @@ async def _send_once(hs: HomeServer, room_id: str, sender: str, draft: Draft, tx
     """One attempt. In-process sends to a room queue on its lock; another process that
     extends the room meanwhile makes the write fail with RoomChanged (an optimistic check
     on the forward extremity), and the event is built again on top of the new one."""
-    async with hs.room_locks.hold(room_id), hs.streams.writing() as writer:
+    async with hs.room_locks.hold(room_id), hs.feed.writing(Stream.EVENTS) as writer:
         if draft.state_key is None and draft.type != REDACTION:
             return await _send_message(hs, writer, room_id, sender, draft, txn)
-        hs.room_heads.pop(room_id)  # a state event or redaction: the next message re-reads the room
+        # A state event or redaction: the next message re-reads the room, in every process.
+        writer.invalidate(ROOM_HEADS, room_id)
         async with hs.db.transaction() as conn:
+            # Other processes' state events and redactions in this room wait here (their
+            # messages are caught by the extremity check, without waiting).
+            await event_store.lock_room(conn, room_id)
             context = await event_store.send_context(conn, room_id, sender, *_txn_key(txn))
             if context is None:
                 raise MatrixError(404, "M_NOT_FOUND", "Unknown room")
@@ -136,11 +138,12 @@ class RoomHead:
     local members (push recipients) and the joined member count.
 
     Only sends change a room's extremity and they hold the room's lock, so a message send
-    updates the head it built on; any other event (state, redactions) drops it, and so do
-    changes to anyone's push rules, pushers or ignore list (``hs.room_heads.clear()``).
-    TODO(workers): another server process's writes are caught by the optimistic
-    extremity check (RoomChanged drops the head), but its membership changes would need
-    a NOTIFY to reach this cache."""
+    updates the head it built on; any other event (state, redactions) invalidates it
+    (tagged with the room), and so do changes to a member's push rules, pushers or ignore
+    list (tagged with each member). The feed carries the invalidations to the other
+    processes, and a message sent by another process invalidates the room's head there;
+    one that races it anyway is caught by the optimistic extremity check (RoomChanged
+    drops the head and the send is built again)."""
 
     room_version: RoomVersion
     extremity: tuple[str, int, int]
@@ -193,12 +196,37 @@ async def _send_message(
     except BaseException:
         hs.room_heads.pop(room_id)
         raise
-    writer.record([stream_ordering])
+    writer.record(Stream.EVENTS, [stream_ordering])
     hs.event_cache.put(event_id, pdu)
     sent = Sent(event_id, room_id, stream_ordering, pdu, head.extremity[2])
-    hs.room_heads.put_unless_invalidated(generation, room_id, replace(head, extremity=sent.extremity))
-    outcome.poke(hs, sent.stream_ordering)
+    hs.room_heads.put_unless_invalidated(
+        generation, room_id, replace(head, extremity=sent.extremity), _head_tags(room_id, head.members)
+    )
+    writer.invalidate(ROOM_HEADS, room_id, here=False)  # its extremity moved on
+    announce(hs, writer, sent, txn, thread_id, outcome)
     return sent
+
+
+def announce(
+    hs: HomeServer, writer: Writer, sent: Sent, txn: Txn | None, thread_id: str, outcome: push_evaluate.Outcome
+) -> None:
+    """Describe a persisted event to the change feed: its room's /syncs, the membership
+    target's, the pushers of the local users it notifies, and (from memory) the event."""
+    writer.touch(rooms=[sent.room_id])
+    if sent.pdu["type"] == MEMBER:
+        writer.touch(users=[sent.pdu.get("state_key", "")])
+    if hs.is_mine(sent.pdu["sender"]):
+        writer.actors.add(sent.pdu["sender"])  # sending keeps a user online (spec: Presence)
+    writer.push_users.update(outcome.to_push)
+    writer.events.append(CommittedEvent(
+        sent.event_id, sent.room_id, sent.stream_ordering, sent.pdu,
+        (txn.device_id, txn.txn_id) if txn is not None else None, thread_id,
+        tuple(Notify(n.user_id, n.notif, n.highlight) for n in outcome.notifies),
+    ))
+
+
+def _head_tags(room_id: str, members: list[push_store.Recipient]) -> list[str]:
+    return [room_id, *(m.user_id for m in members)]
 
 
 async def _load_head(
@@ -216,7 +244,7 @@ async def _load_head(
     head = RoomHead(
         get_room_version(context.room_version), context.extremities[0], context.recipients, context.member_count
     )
-    hs.room_heads.put_unless_invalidated(generation, room_id, head)
+    hs.room_heads.put_unless_invalidated(generation, room_id, head, _head_tags(room_id, head.members))
     return head
 
 
@@ -265,7 +293,8 @@ async def persist_local(
         await _apply_redaction(conn, room_version, pdu, event_id, auth_state)
     state_group = extremities[0][2] if extremities else None
     sent = await _store(hs, conn, writer, room_id, event_id, pdu, state_group, txn)
-    await push_evaluate.on_event(hs, conn, room_version, sent, auth_state)
+    thread_id, outcome = await push_evaluate.on_event(hs, conn, room_version, sent, auth_state)
+    announce(hs, writer, sent, Txn(txn.device_id, txn.txn_id) if txn else None, thread_id, outcome)
     return sent
 
 
@@ -372,7 +401,7 @@ async def _store(
         state_group = await state_store.create_state_group(conn, room_id, state_group, {key: event_id})
     assert state_group is not None, "the first event of a room is its create event, a state event"
     stream_ordering = await event_store.insert_event(conn, _new_event(event_id, room_id, pdu, state_group), txn)
-    writer.record([stream_ordering])
+    writer.record(Stream.EVENTS, [stream_ordering])
     hs.event_cache.put(event_id, pdu)
     if key is not None:
         await state_store.set_current_state(conn, room_id, {key: event_id})

@@ -1,127 +1,120 @@
-"""Typing notifications (spec: client-server-api "Typing Notifications"): ephemeral, kept
-in memory by the process that serves the room's members.
+"""Typing notifications (spec: client-server-api "Typing Notifications"), shared by every
+server process through PostgreSQL (an UNLOGGED table: ephemeral, forgotten by a crash).
 
-Each room maps its typers to the time (``hs.clock``) their notice runs out. Every change of
-a room's set of typers takes the next typing serial, which /sync tokens carry: the rooms
-whose set changed after a token's serial are the ones a /sync reports. A notice runs out
-on its own: a timer drops it and wakes the room's /syncs, and any read after the expiry
-drops it too (so a moved clock, or a late timer, never shows a stale typer).
-
-The serial never goes below the wall clock in milliseconds, so a token from before a
-restart is behind the new process's changes (unless, until just before the restart,
-changes came faster than one per millisecond for longer than the restart took).
-Typing state lives in the process that received it: with several processes, typing
-requests and the /syncs that read them must reach the same one (DESIGN.md "Scale").
+Each row is a typer and the time (``hs.clock``) their notice runs out. A change of a
+room's set of typers (a start, a stop, an expiry) takes a position in the TYPING stream,
+recorded per room in ``typing_changes``: the rooms whose set changed after a token are
+the ones a /sync reports. Still typing is no change. Readers never show a notice past
+its expiry; the process holding the ``typing-expiry`` lease deletes expired notices as
+they run out, so the rooms' /syncs hear of it.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+import contextlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from homeserver.clock import Clock
 from homeserver.errors import forbidden
 from homeserver.storage import rooms as room_store
-from homeserver.sync.notifier import Notifier
+from homeserver.storage.db import Database
+from homeserver.streams import Change, ChangeFeed, Stream, Writer
 
 if TYPE_CHECKING:
     from homeserver.server import HomeServer
 
 DEFAULT_TIMEOUT_MS = 30_000
 MAX_TIMEOUT_MS = 30_000
+# The expiry job looks at least this often, whatever it was told.
+_MAX_SLEEP_S = 30.0
+
+_START = """
+WITH old AS (SELECT expires_ts FROM typing WHERE room_id = $1 AND user_id = $2 FOR UPDATE),
+up AS (INSERT INTO typing (room_id, user_id, expires_ts) VALUES ($1, $2, $3)
+       ON CONFLICT (room_id, user_id) DO UPDATE SET expires_ts = EXCLUDED.expires_ts)
+SELECT COALESCE((SELECT expires_ts FROM old), 0) <= $4
+"""
 
 
 @dataclass
 class TypingService:
+    db: Database
     clock: Clock
-    notifier: Notifier
-    # room_id -> user_id -> expiry (ms, hs.clock)
-    _typers: dict[str, dict[str, int]] = field(default_factory=dict)
-    # room_id -> the serial of its last change
-    _changed: dict[str, int] = field(default_factory=dict)
-    _serial: int = 0
-    _timers: dict[tuple[str, str], asyncio.TimerHandle] = field(default_factory=dict)
+    feed: ChangeFeed
+    # Set when a typing change arrives: the expiry job looks again at the earliest expiry.
+    _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def set_typing(self, room_id: str, user_id: str, typing: bool, timeout_ms: int = DEFAULT_TIMEOUT_MS) -> None:
+    async def set_typing(self, room_id: str, user_id: str, typing: bool, timeout_ms: int = DEFAULT_TIMEOUT_MS) -> None:
         """Start (for ``timeout_ms``, capped) or stop a user's typing notice in a room."""
-        typers = self._typers.setdefault(room_id, {})
-        self._cancel_timer(room_id, user_id)
-        if typing:
-            timeout_ms = max(0, min(timeout_ms, MAX_TIMEOUT_MS))
-            started = user_id not in typers
-            typers[user_id] = self.clock.now_ms() + timeout_ms
-            self._schedule(room_id, user_id, timeout_ms)
-            if started:
-                self._changed_room(room_id)
-        elif typers.pop(user_id, None) is not None:
-            self._changed_room(room_id)
-        if not typers:
-            del self._typers[room_id]
-
-    def typing_serial(self) -> int:
-        """The serial of the latest change, expiries up to now included."""
-        self._expire(list(self._typers))
-        return self._serial
-
-    def typing_since(self, room_ids: Iterable[str], since_serial: int) -> dict[str, list[str]]:
-        """The current typers of each given room whose set changed after ``since_serial``
-        (an empty list: everyone stopped); from 0, every given room with typers."""
-        room_ids = list(room_ids)
-        self._expire(room_ids)
-        out = {}
-        for room_id in room_ids:
-            typers = sorted(self._typers.get(room_id, ()))
-            if (typers if since_serial == 0 else self._changed.get(room_id, 0) > since_serial):
-                out[room_id] = typers
-        return out
-
-    def stop(self) -> None:
-        """Cancel the expiry timers (at shutdown)."""
-        for timer in self._timers.values():
-            timer.cancel()
-        self._timers.clear()
-
-    def _changed_room(self, room_id: str) -> None:
-        self._serial = max(self._serial + 1, self.clock.now_ms())
-        self._changed[room_id] = self._serial
-        self.notifier.on_room(room_id)
-
-    def _expire(self, room_ids: Iterable[str]) -> None:
         now = self.clock.now_ms()
-        for room_id in room_ids:
-            typers = self._typers.get(room_id)
-            if not typers:
-                continue
-            expired = [u for u, expiry in typers.items() if expiry <= now]
-            for user_id in expired:
-                del typers[user_id]
-                self._cancel_timer(room_id, user_id)
-            if not typers:
-                del self._typers[room_id]
-            if expired:
-                self._changed_room(room_id)
+        async with self.feed.writing(Stream.TYPING) as writer, self.db.transaction() as conn:
+            if typing:
+                expiry = now + max(0, min(timeout_ms, MAX_TIMEOUT_MS))
+                changed = await conn.fetchval(_START, room_id, user_id, expiry, now)
+            else:
+                expired = await conn.fetchval(
+                    "DELETE FROM typing WHERE room_id = $1 AND user_id = $2 RETURNING expires_ts", room_id, user_id,
+                )
+                # An expired notice the expiry job has not deleted yet still shows in the
+                # clients that saw it start: its end is news for them too.
+                changed = expired is not None
+            if changed:
+                await self._changed_rooms(conn, writer, [room_id])
 
-    def _schedule(self, room_id: str, user_id: str, delay_ms: int) -> None:
-        loop = asyncio.get_running_loop()
-        self._timers[(room_id, user_id)] = loop.call_later(delay_ms / 1000, self._on_timer, room_id, user_id)
+    async def _changed_rooms(self, conn: Any, writer: Writer, room_ids: Sequence[str]) -> None:
+        positions = await writer.next(conn, Stream.TYPING, len(room_ids))
+        await conn.execute(
+            "INSERT INTO typing_changes (room_id, stream_id) SELECT * FROM unnest($1::text[], $2::bigint[])"
+            " ON CONFLICT (room_id) DO UPDATE SET stream_id = EXCLUDED.stream_id",
+            list(room_ids), positions,
+        )
+        writer.touch(rooms=room_ids)
 
-    def _on_timer(self, room_id: str, user_id: str) -> None:
-        self._timers.pop((room_id, user_id), None)
-        expiry = self._typers.get(room_id, {}).get(user_id)
-        if expiry is None:
-            return
-        remaining = expiry - self.clock.now_ms()
-        if remaining > 0:  # the timer ran ahead of hs.clock
-            self._schedule(room_id, user_id, remaining)
-        else:
-            self._expire([room_id])
+    async def typers(self, conn: Any, room_ids: Sequence[str], since: int, upto: int) -> dict[str, list[str]]:
+        """The current typers of each given room whose set changed in (since, upto] (an
+        empty list: everyone stopped); from 0, every given room with typers."""
+        now = self.clock.now_ms()
+        rows = await conn.fetch(
+            "SELECT r.room_id, array_agg(t.user_id ORDER BY t.user_id) FILTER (WHERE t.user_id IS NOT NULL) AS typers"
+            " FROM unnest($1::text[]) r(room_id)"
+            " LEFT JOIN typing_changes c ON c.room_id = r.room_id"
+            " LEFT JOIN typing t ON t.room_id = r.room_id AND t.expires_ts > $4"
+            " WHERE ($2 = 0 OR (c.stream_id > $2 AND c.stream_id <= $3))"
+            " GROUP BY r.room_id",
+            list(room_ids), since, upto, now,
+        )
+        out = {r["room_id"]: list(r["typers"] or ()) for r in rows}
+        return out if since else {room_id: typers for room_id, typers in out.items() if typers}
 
-    def _cancel_timer(self, room_id: str, user_id: str) -> None:
-        timer = self._timers.pop((room_id, user_id), None)
-        if timer is not None:
-            timer.cancel()
+    # -- expiry (the process holding the ``typing-expiry`` lease) ----------------------
+
+    def on_change(self, change: Change) -> None:
+        if Stream.TYPING in change.positions:
+            self._changed.set()
+
+    async def expire_forever(self) -> None:
+        while True:
+            self._changed.clear()
+            await self.expire()
+            earliest = await self.db.pool.fetchval("SELECT min(expires_ts) FROM typing")
+            delay = _MAX_SLEEP_S if earliest is None else (earliest - self.clock.now_ms()) / 1000
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), max(0.0, min(delay, _MAX_SLEEP_S)))
+
+    async def expire(self) -> list[str]:
+        """Delete the notices that ran out; the rooms whose typers changed."""
+        now = self.clock.now_ms()
+        async with self.feed.writing(Stream.TYPING) as writer, self.db.transaction() as conn:
+            rooms = await conn.fetch(
+                "DELETE FROM typing WHERE expires_ts <= $1 RETURNING room_id", now,
+            )
+            room_ids = sorted({r["room_id"] for r in rooms})
+            if room_ids:
+                await self._changed_rooms(conn, writer, room_ids)
+        return room_ids
 
 
 def typing_event(user_ids: list[str]) -> dict[str, Any]:
@@ -138,4 +131,4 @@ async def set_typing(
     membership = await room_store.get_membership(hs.db.pool, room_id, user_id)
     if membership is None or membership.membership != "join":
         raise forbidden("You are not in this room")
-    hs.typing.set_typing(room_id, user_id, typing, timeout_ms)
+    await hs.typing.set_typing(room_id, user_id, typing, timeout_ms)

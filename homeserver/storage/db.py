@@ -81,6 +81,8 @@ async def _connect(*args: Any, **kwargs: Any) -> asyncpg.Connection:
 @dataclass
 class Database:
     pool: asyncpg.Pool
+    url: str
+    server_settings: dict[str, str]
     embedded: EmbeddedPostgres | None = None
     # Set while the server is known to be unreachable: the task probing for its return.
     _probe: asyncio.Task[None] | None = field(default=None, repr=False)
@@ -90,14 +92,14 @@ class Database:
     async def connect(
         cls, url: str, min_size: int = 2, max_size: int = 20, synchronous_commit: bool = True
     ) -> Database:
+        settings = {"synchronous_commit": "on" if synchronous_commit else "off"}
         for attempt in range(START_ATTEMPTS):
             try:
                 pool = await asyncpg.create_pool(
                     url, min_size=min_size, max_size=max_size, init=_init_connection, reset=_keep_session,
-                    connect=_connect, timeout=CONNECT_TIMEOUT_S,
-                    server_settings={"synchronous_commit": "on" if synchronous_commit else "off"},
+                    connect=_connect, timeout=CONNECT_TIMEOUT_S, server_settings=settings,
                 )
-                return cls(pool)
+                return cls(pool, url, settings)
             except Exception as e:
                 if not unavailable(e) or attempt == START_ATTEMPTS - 1:
                     raise
@@ -105,6 +107,14 @@ class Database:
                 log.warning("database not reachable at start-up (%s); retrying in %.1f s", e, delay)
                 await asyncio.sleep(delay)
         raise AssertionError("unreachable")
+
+    async def connect_one(self, application_name: str = "homeserver") -> asyncpg.Connection:
+        """A connection of its own, outside the pool (the change feed's LISTEN and
+        session locks live on one for as long as it lasts)."""
+        settings = {**self.server_settings, "application_name": application_name}
+        conn = await _connect(self.url, server_settings=settings, timeout=CONNECT_TIMEOUT_S)
+        await _init_connection(conn)
+        return conn
 
     @classmethod
     async def open(cls, config: Config) -> Database:

@@ -11,8 +11,13 @@ import asyncpg
 import orjson
 
 from homeserver.storage import push as push_store
+from homeserver.storage.stream_locks import lock_sql
 
 Conn = asyncpg.Connection | asyncpg.Pool
+
+# Room events take their positions in this stream (homeserver.streams.Stream.EVENTS).
+EVENTS_STREAM = 0
+_EVENTS_LOCK = lock_sql(EVENTS_STREAM)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +85,16 @@ class SendContext:
     member_count: int = 0
 
 
+# Advisory lock class of a room's local event creation, across processes: (class, hash).
+ROOM_LOCK_CLASS = 0x726F6F6D  # "room"
+
+
+async def lock_room(conn: asyncpg.Connection, room_id: str) -> None:
+    """Serialise, until the transaction ends, the state events and redactions every
+    server process creates in the room."""
+    await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", ROOM_LOCK_CLASS, room_id)
+
+
 async def send_context(
     conn: Conn, room_id: str, user_id: str, device_id: str | None, endpoint: str | None, txn_id: str | None, *,
     recipients: bool = False,
@@ -140,7 +155,7 @@ class NewMessage:
 async def insert_event(conn: Conn, event: NewEvent, txn: LocalTxn | None = None) -> int:
     """Persist an event in one statement: the row, its edges, the room's forward extremity,
     the client transaction ID and its full-text index entry. Return the stream position
-    it drew from stream_seq.
+    it drew from stream_seq (after taking the EVENTS write lock: storage/stream_locks.py).
 
     The event replaces its ``prev_events`` as the room's forward extremity; when they are
     not all extremities any more (another writer got there first), nothing is inserted
@@ -153,11 +168,12 @@ async def insert_event(conn: Conn, event: NewEvent, txn: LocalTxn | None = None)
     pdu = event.pdu
     prev_events = list(pdu.get("prev_events", ()))
     stream_ordering = await conn.fetchval(
-        "WITH d AS (DELETE FROM forward_extremities WHERE room_id = $2 AND event_id = ANY($14::text[]) RETURNING 1),"
+        f"WITH l AS (SELECT {_EVENTS_LOCK}),"
+        " d AS (DELETE FROM forward_extremities WHERE room_id = $2 AND event_id = ANY($14::text[]) RETURNING 1),"
         " e AS ("
         "  INSERT INTO events (event_id, room_id, stream_ordering, depth, type, state_key, sender,"
         "  origin_server_ts, json, state_group, relates_to, rel_type, rejected_reason, soft_failed)"
-        "  SELECT $1, $2, nextval('stream_seq'), $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13"
+        "  SELECT $1, $2, nextval('stream_seq'), $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 FROM l"
         "  WHERE (SELECT count(*) FROM d) = cardinality($14::text[])"
         "  RETURNING stream_ordering),"
         " p AS (INSERT INTO event_edges (event_id, prev_event_id)"
@@ -196,11 +212,12 @@ WITH input AS (
 ),
 d AS (DELETE FROM forward_extremities f USING input i WHERE f.room_id = i.room_id AND f.event_id = i.prev
       RETURNING i.event_id),
+l AS (SELECT {lock}),
 e AS (INSERT INTO events (event_id, room_id, stream_ordering, depth, type, sender, origin_server_ts, json,
                           state_group, relates_to, rel_type)
       SELECT event_id, room_id, nextval('stream_seq'), depth, type, sender, ts, json, state_group, relates_to,
              rel_type
-      FROM input WHERE event_id IN (SELECT event_id FROM d)
+      FROM input, l WHERE event_id IN (SELECT event_id FROM d)
       RETURNING event_id, stream_ordering),
 x AS (SELECT i.*, e.stream_ordering FROM input i JOIN e USING (event_id)),
 p AS (INSERT INTO event_edges (event_id, prev_event_id) SELECT event_id, prev FROM x ON CONFLICT DO NOTHING),
@@ -222,7 +239,7 @@ pa AS (INSERT INTO event_push_actions (user_id, room_id, stream_ordering, event_
             AS n(event_id, user_id, actions, notif, highlight)
        JOIN x USING (event_id) ON CONFLICT DO NOTHING)
 SELECT event_id, stream_ordering FROM e
-"""
+""".replace("{lock}", lock_sql(EVENTS_STREAM))
 
 
 async def insert_messages(conn: Conn, messages: Sequence[NewMessage], now_ms: int) -> dict[str, int]:
@@ -302,6 +319,30 @@ async def room_events(
         room_id, after, before, limit, types, not_types, senders, not_senders,
     )
     return [_event(r) for r in rows]
+
+
+async def room_timelines(
+    conn: Conn, after: dict[str, int | None], *, before: int, limit: int,
+    types: Sequence[str] | None = None, not_types: Sequence[str] | None = None,
+    senders: Sequence[str] | None = None, not_senders: Sequence[str] | None = None,
+) -> dict[str, list[StoredEvent]]:
+    """The last ``limit`` served events of each room in (after[room], before), newest
+    first, in one query (the filters as in ``room_events``)."""
+    rooms = list(after)
+    rows = await conn.fetch(
+        f"SELECT e.* FROM unnest($1::text[], $2::bigint[]) AS r(room_id, after), LATERAL ("
+        f"  SELECT {_COLUMNS} FROM events WHERE room_id = r.room_id"
+        "   AND (r.after IS NULL OR stream_ordering > r.after) AND stream_ordering < $3"
+        "   AND rejected_reason IS NULL AND NOT soft_failed"
+        "   AND ($5::text[] IS NULL OR type LIKE ANY($5)) AND ($6::text[] IS NULL OR NOT type LIKE ANY($6))"
+        "   AND ($7::text[] IS NULL OR sender = ANY($7)) AND ($8::text[] IS NULL OR sender <> ALL($8))"
+        "  ORDER BY stream_ordering DESC LIMIT $4) e",
+        rooms, [after[r] for r in rooms], before, limit, types, not_types, senders, not_senders,
+    )
+    out: dict[str, list[StoredEvent]] = {room_id: [] for room_id in rooms}
+    for row in rows:
+        out[row["room_id"]].append(_event(row))
+    return out
 
 
 async def max_stream_ordering(conn: Conn) -> int:

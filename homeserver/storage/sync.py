@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,6 +91,23 @@ async def state_events_between(conn: Conn, room_id: str, after: int, before: int
     return [r["event_id"] for r in rows]
 
 
+async def state_events_between_rooms(conn: Conn, ranges: dict[str, tuple[int, int]]) -> dict[str, list[str]]:
+    """``state_events_between`` for several rooms at once: room -> (after, before)."""
+    rooms = list(ranges)
+    rows = await conn.fetch(
+        "SELECT DISTINCT ON (e.room_id, e.type, e.state_key) e.room_id, e.event_id"
+        " FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS r(room_id, after, before)"
+        " JOIN events e ON e.room_id = r.room_id AND e.stream_ordering > r.after AND e.stream_ordering < r.before"
+        " WHERE e.state_key IS NOT NULL AND e.rejected_reason IS NULL AND NOT e.soft_failed"
+        " ORDER BY e.room_id, e.type, e.state_key, e.stream_ordering DESC",
+        rooms, [ranges[r][0] for r in rooms], [ranges[r][1] for r in rooms],
+    )
+    out: dict[str, list[str]] = {}
+    for r in rows:
+        out.setdefault(r["room_id"], []).append(r["event_id"])
+    return out
+
+
 async def state_group_before(conn: Conn, room_id: str, stream_ordering: int) -> int | None:
     """The state group after the room's last event before ``stream_ordering``."""
     return await conn.fetchval(
@@ -138,7 +156,7 @@ async def txn_ids(conn: Conn, user_id: str, device_id: str, event_ids: list[str]
 
 @dataclass(frozen=True, slots=True)
 class Changes:
-    """Which streams have anything for a user in (since, upto]: an incremental /sync
+    """Which streams have anything for a user between two tokens: an incremental /sync
     reads only those (one round trip instead of one per stream)."""
 
     rooms_with_events: list[str]
@@ -147,40 +165,65 @@ class Changes:
     to_device: bool
     to_device_acknowledged: bool
     receipts: bool
+    typing: bool
     presence: bool
+    device_lists: bool
     push_rules_stream: int
     ignored_user_list: dict[str, Any] | None
 
 
+# $3 and $4 hold the since and upto positions of each stream, in homeserver.streams.Stream
+# order (SQL arrays count from 1): events 1, receipts 2, typing 3, account data 4,
+# to-device 5, presence 6, device lists 7.
+_PROBE = """
+WITH joined AS (SELECT * FROM room_memberships WHERE user_id = $1 AND membership = 'join' AND NOT forgotten),
+ids AS (SELECT COALESCE(array_agg(room_id), '{}') AS rooms FROM joined)
+SELECT (SELECT json_agg(json_build_array(room_id, user_id, membership, event_id, sender, stream_ordering)
+                        ORDER BY stream_ordering) FROM joined)::text AS joined,
+  (SELECT array_agg(DISTINCT room_id) FROM events WHERE room_id = ANY((SELECT rooms FROM ids)::text[])
+   AND stream_ordering > ($3::bigint[])[1] AND stream_ordering <= ($4::bigint[])[1]) AS rooms_with_events,
+  EXISTS (SELECT 1 FROM room_memberships WHERE user_id = $1
+          AND stream_ordering > ($3::bigint[])[1] AND stream_ordering <= ($4::bigint[])[1]) AS memberships,
+  EXISTS (SELECT 1 FROM account_data WHERE user_id = $1 AND stream_id > ($3::bigint[])[4] AND stream_id <= ($4::bigint[])[4])
+    OR EXISTS (SELECT 1 FROM push_rules WHERE user_id = $1 AND stream_id > ($3::bigint[])[4] AND stream_id <= ($4::bigint[])[4])
+    AS account_data,
+  EXISTS (SELECT 1 FROM to_device_messages WHERE user_id = $1 AND device_id = $2
+          AND stream_id > ($3::bigint[])[5] AND stream_id <= ($4::bigint[])[5]) AS to_device,
+  EXISTS (SELECT 1 FROM to_device_messages WHERE user_id = $1 AND device_id = $2
+          AND stream_id <= ($3::bigint[])[5]) AS to_device_acknowledged,
+  EXISTS (SELECT 1 FROM receipts WHERE room_id = ANY((SELECT rooms FROM ids)::text[])
+          AND stream_id > ($3::bigint[])[2] AND stream_id <= ($4::bigint[])[2]) AS receipts,
+  EXISTS (SELECT 1 FROM typing_changes WHERE room_id = ANY((SELECT rooms FROM ids)::text[])
+          AND stream_id > ($3::bigint[])[3] AND stream_id <= ($4::bigint[])[3]) AS typing,
+  EXISTS (SELECT 1 FROM presence WHERE stream_id > ($3::bigint[])[6] AND stream_id <= ($4::bigint[])[6]) AS presence,
+  EXISTS (SELECT 1 FROM device_list_changes WHERE stream_id > ($3::bigint[])[7] AND stream_id <= ($4::bigint[])[7]) AS device_lists,
+  COALESCE((SELECT stream_id FROM push_rules WHERE user_id = $1), 0) AS push_rules_stream,
+  (SELECT content FROM account_data WHERE user_id = $1 AND room_id = '' AND type = 'm.ignored_user_list')
+    AS ignored_user_list
+"""
+
+
 async def joined_and_changes_since(
-    conn: Conn, user_id: str, device_id: str, since: int, upto: int, to_device_since: int
+    conn: Conn, user_id: str, device_id: str, since: Sequence[int], upto: Sequence[int]
 ) -> tuple[list[Membership], Changes]:
     """The user's joined rooms (as ``rooms.rooms_for_user``) and which streams changed
-    for them in (since, upto], in one round trip."""
-    row = await conn.fetchrow(
-        "WITH joined AS (SELECT * FROM room_memberships"
-        "  WHERE user_id = $1 AND membership = 'join' AND NOT forgotten),"
-        " ids AS (SELECT COALESCE(array_agg(room_id), '{}') AS rooms FROM joined)"
-        " SELECT (SELECT json_agg(json_build_array(room_id, user_id, membership, event_id, sender, stream_ordering)"
-        "   ORDER BY stream_ordering) FROM joined)::text AS joined,"
-        " (SELECT array_agg(DISTINCT room_id) FROM events WHERE room_id = ANY((SELECT rooms FROM ids)::text[])"
-        "   AND stream_ordering > $3 AND stream_ordering <= $4) AS rooms_with_events,"
-        " EXISTS (SELECT 1 FROM room_memberships WHERE user_id = $1"
-        "   AND stream_ordering > $3 AND stream_ordering <= $4) AS memberships,"
-        " EXISTS (SELECT 1 FROM account_data WHERE user_id = $1 AND stream_id > $3 AND stream_id <= $4) AS account_data,"
-        " EXISTS (SELECT 1 FROM to_device_messages WHERE user_id = $1 AND device_id = $2"
-        "   AND stream_id > $5 AND stream_id <= $4) AS to_device,"
-        " EXISTS (SELECT 1 FROM to_device_messages WHERE user_id = $1 AND device_id = $2"
-        "   AND stream_id <= $5) AS to_device_acknowledged,"
-        " EXISTS (SELECT 1 FROM receipts WHERE room_id = ANY((SELECT rooms FROM ids)::text[])"
-        "   AND stream_id > $3 AND stream_id <= $4) AS receipts,"
-        " EXISTS (SELECT 1 FROM presence WHERE stream_id > $3 AND stream_id <= $4) AS presence,"
-        " COALESCE((SELECT stream_id FROM push_rules WHERE user_id = $1), 0) AS push_rules_stream,"
-        " (SELECT content FROM account_data WHERE user_id = $1 AND room_id = '' AND type = 'm.ignored_user_list')"
-        "   AS ignored_user_list",
-        user_id, device_id, since, upto, to_device_since,
-    )
+    for them between the ``since`` and ``upto`` positions (by stream), in one round trip."""
+    row = await conn.fetchrow(_PROBE, user_id, device_id, list(since), list(upto))
     values = dict(row)
     joined = [Membership(*item) for item in orjson.loads(values.pop("joined") or "[]")]
     values["rooms_with_events"] = list(values["rooms_with_events"] or [])
     return joined, Changes(**values)
+
+
+async def device_list_changes(conn: Conn, user_id: str, since: int, upto: int) -> list[str]:
+    """Users whose devices or keys changed in (since, upto] and who share a joined room
+    with ``user_id`` (or are that user)."""
+    rows = await conn.fetch(
+        "SELECT DISTINCT d.user_id FROM device_list_changes d"
+        " WHERE d.stream_id > $2 AND d.stream_id <= $3 AND (d.user_id = $1 OR EXISTS ("
+        "  SELECT 1 FROM room_memberships mine JOIN room_memberships theirs USING (room_id)"
+        "  WHERE mine.user_id = $1 AND mine.membership = 'join'"
+        "  AND theirs.user_id = d.user_id AND theirs.membership = 'join'))",
+        user_id, since, upto,
+    )
+    return sorted(r["user_id"] for r in rows)

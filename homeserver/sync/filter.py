@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
 from typing import Any
 
 import orjson
 
 from homeserver.errors import MatrixError
-from homeserver.rooms.filters import RoomEventFilter, parse_room_event_filter, string_list
+from homeserver.timeline.filters import RoomEventFilter, glob_match, parse_room_event_filter, string_list
 from homeserver.server import HomeServer
 from homeserver.storage import sync as sync_store
 
@@ -30,9 +29,9 @@ class EventFilter:
     limit: int | None = None
 
     def allows(self, event_type: str, sender: str | None = None) -> bool:
-        if any(fnmatchcase(event_type, p) for p in self.not_types):
+        if any(glob_match(p, event_type) for p in self.not_types):
             return False
-        if self.types is not None and not any(fnmatchcase(event_type, p) for p in self.types):
+        if self.types is not None and not any(glob_match(p, event_type) for p in self.types):
             return False
         if sender is not None:
             if sender in self.not_senders or (self.senders is not None and sender not in self.senders):

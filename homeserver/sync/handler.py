@@ -1,9 +1,16 @@
 """/sync: what changed for a user since a token, waiting for it when nothing has
 (spec: client-server-api "Syncing"; DESIGN.md "The event graph and streams").
 
-A response covers every change with a position in (since, upto], where ``upto`` is the
-stream tracker's current position: never past a write that has not committed, so a
-change that commits late still lands in a later response.
+A response covers, for each stream, the changes with a position in (since, upto], where
+``upto`` is the feed's readable position of that stream: never past a write that has
+not committed, so a change that commits late still lands in a later response. Each
+stream has a small provider (sync/providers.py); an incremental sync asks the database
+once which streams changed for the user, and runs only those providers.
+
+Parked, a long-poll waits on the change feed. The feed wakes it with exactly the changes
+that concern it; when those are new messages this process wrote in rooms the user is
+joined to (the common case), the response is built from them in memory
+(sync/memory.py), and only the streams that changed besides are read from the database.
 """
 
 from __future__ import annotations
@@ -12,21 +19,17 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from homeserver.push.rulesets import push_rules_content
-from homeserver.rooms.typing import typing_event
-from homeserver.rooms.visibility import ignored_from, ignored_users
 from homeserver.server import HomeServer
-from homeserver.storage import account_data as account_data_store
 from homeserver.storage import rooms as room_store
 from homeserver.storage import sync as sync_store
-from homeserver.storage.push import UnreadCounts, unread_counts
-from homeserver.storage.receipts import receipts_since
-from homeserver.sync import rooms as sections
+from homeserver.storage.rooms import Membership
+from homeserver.streams import ALL_STREAMS, Change, Stream
+from homeserver.sync import memory, providers
 from homeserver.sync.filter import SyncFilter
+from homeserver.sync.rooms import RoomContext
 from homeserver.sync.tokens import SyncToken
-from homeserver.users import presence
+from homeserver.timeline.visibility import ignored_from, ignored_users
 
-TO_DEVICE_LIMIT = 100
 MAX_TIMEOUT_MS = 60_000
 
 
@@ -41,247 +44,103 @@ class SyncRequest:
     set_presence: str = "online"
 
 
+@dataclass(frozen=True, slots=True)
+class Computed:
+    body: dict[str, Any]
+    token: SyncToken
+    has_changes: bool
+    memberships: dict[str, Membership]
+    ignored: frozenset[str]
+    # The feed's readable positions the response covers, and their dispatch sequence.
+    upto: tuple[int, ...]
+    seq: int
+
+
 async def sync(hs: HomeServer, request: SyncRequest) -> dict[str, Any]:
-    await presence.set_presence_from_sync(hs, request.user_id, request.set_presence)
-    deadline = asyncio.get_running_loop().time() + min(request.timeout_ms, MAX_TIMEOUT_MS) / 1000
-    woken_rooms: frozenset[str] = frozenset()
+    await hs.presence.seen(request.user_id, request.set_presence)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + min(request.timeout_ms, MAX_TIMEOUT_MS) / 1000
+    computed = await compute(hs, request, request.since, *hs.feed.current())
     while True:
-        upto = hs.streams.current()
-        body, joined, has_changes = await _compute(hs, request, upto, woken_rooms)
-        remaining = deadline - asyncio.get_running_loop().time()
-        if has_changes or request.since is None or request.full_state or remaining <= 0 or hs.notifier.closing:
-            return body
-        with hs.notifier.waiter(request.user_id, joined) as waiter:
-            if hs.streams.current() != upto or hs.typing.typing_serial() != body_typing(body):
-                continue  # something committed while we computed: look again at once
+        remaining = deadline - loop.time()
+        if (computed.has_changes or request.since is None or request.full_state or remaining <= 0
+                or hs.feed.closing):
+            return computed.body
+        with hs.feed.waiter(request.user_id, computed.memberships, computed.upto, computed.seq) as waiter:
             try:
                 await asyncio.wait_for(waiter.woken.wait(), remaining)
             except TimeoutError:
-                return body
-            woken_rooms = frozenset(waiter.woken_rooms)
+                return computed.body
+            # Alone on the database, every change up to the positions readable now has
+            # been dispatched, so the waiter holds each of them that concerns it: take
+            # both at once. With other processes, a position can settle before the news
+            # of what was written there arrives: only the database knows all of it.
+            changes, (readable, seq) = waiter.changes, hs.feed.current()
+            if hs.peers.active:
+                changes = None
+        answered = await _answer_from(hs, request, computed, changes, readable, seq) if changes is not None else None
+        hs.metrics.sync_wakeups.labels("memory" if answered is not None else "database").inc()
+        # Nothing new up to the last response's positions: what comes next is new after them.
+        computed = answered or await compute(hs, request, computed.token, readable, seq)
 
 
-async def _compute(
-    hs: HomeServer, request: SyncRequest, upto: int, woken_rooms: frozenset[str] = frozenset()
-) -> tuple[dict[str, Any], list[str], bool]:
-    since = request.since
-    position = None if since is None or request.full_state else since.position
-    # A long-poll woken by new events in some rooms: their unread counts are read on a
-    # second connection while this one finds out what else changed.
-    hinted = request.filter.rooms_allowed(sorted(woken_rooms))
-    early = asyncio.ensure_future(_unread_counts(hs, request.user_id, hinted)) if hinted else None
+async def _answer_from(
+    hs: HomeServer, request: SyncRequest, computed: Computed, changes: list[Change], readable: tuple[int, ...],
+    seq: int,
+) -> Computed | None:
+    """The response for exactly these changes past ``computed``, when the feed's memory
+    holds what they wrote; None to compute it from the database instead."""
+    plan = memory.plan(computed.memberships, changes)
+    if plan is None:
+        return None
+    since = computed.token
+    upto = SyncToken(readable)
+    body = providers.Body()
     try:
-        return await _compute_with(hs, request, upto, since, position, hinted, early)
-    finally:
-        _drop(early)
+        async with hs.db.pool.acquire() as conn:
+            ctx = _context(hs, conn, request, readable, computed.memberships, computed.ignored)
+            await memory.timelines(ctx, plan, body.joined)
+            await providers.run(hs, ctx, since, upto, plan.streams, body, probe=None)
+            await providers.unread(ctx, body.joined, providers.rooms_with_news(request.filter, body.joined))
+    except memory.TooMany:
+        return None
+    token = body.next_token(since, upto)
+    body.json["next_batch"] = str(token)
+    return Computed(body.json, token, body.has_changes(), computed.memberships, computed.ignored, readable, seq)
 
 
-async def _compute_with(
-    hs: HomeServer, request: SyncRequest, upto: int, since: SyncToken | None, position: int | None,
-    hinted: list[str], early: asyncio.Future[dict[str, UnreadCounts] | None] | None,
-) -> tuple[dict[str, Any], list[str], bool]:
+def _context(
+    hs: HomeServer, conn: Any, request: SyncRequest, upto: tuple[int, ...], memberships: dict[str, Membership],
+    ignored: frozenset[str],
+) -> RoomContext:
+    return RoomContext(conn, request.user_id, request.device_id, request.filter, upto[Stream.EVENTS],
+                       ignored=ignored, memberships=memberships, versions=hs.room_versions)
+
+
+async def compute(
+    hs: HomeServer, request: SyncRequest, since: SyncToken | None, upto: tuple[int, ...], seq: int
+) -> Computed:
+    """The response for (since, upto], from the database."""
+    initial = since is None or request.full_state
     async with hs.db.pool.acquire() as conn:
         probe = None
-        if position is not None:
-            joined_rooms, probe = await sync_store.joined_and_changes_since(
-                conn, request.user_id, request.device_id, position, upto, since.to_device if since else 0
+        if not initial:
+            assert since is not None
+            joined, probe = await sync_store.joined_and_changes_since(
+                conn, request.user_id, request.device_id, since.positions, upto
             )
             ignored = ignored_from(probe.ignored_user_list)
         else:
-            joined_rooms = await room_store.rooms_for_user(conn, request.user_id)
+            joined = await room_store.rooms_for_user(conn, request.user_id)
             ignored = await ignored_users(conn, request.user_id)
-        memberships = {m.room_id: m for m in joined_rooms}
-        joined = list(memberships)
-        # The unread counts of the rooms sure to be in the response are read on a second
-        # connection while this one builds their sections.
-        expected = _rooms_with_news(request.filter, joined, probe)
-        if early is not None and set(expected) <= set(hinted):
-            prefetch, expected = early, hinted
-        else:
-            prefetch = asyncio.ensure_future(_unread_counts(hs, request.user_id, expected)) if expected else None
-        try:
-            ctx = sections.RoomContext(conn, request.user_id, request.device_id, request.filter, upto,
-                                       ignored=ignored, memberships=memberships, versions=hs.room_versions)
-            changes = await sync_store.membership_changes(conn, request.user_id, position, upto) if (
-                probe is not None and probe.memberships) else []
-            rooms = await _room_sections(hs, ctx, joined, changes, position, probe)
-            account_data = await _account_data(ctx, position, rooms["join"], probe)
-            to_device, to_device_position = await _to_device(ctx, since, probe)
-            presence_events = []
-            if request.filter.presence.types != () and (probe is None or probe.presence):
-                presence_events = await _presence(hs, ctx, position)
-            typing = hs.typing.typing_serial()
-            await _ephemeral(hs, ctx, rooms["join"], joined, since.typing if since else 0, position,
-                             receipts=probe is None or probe.receipts)
-            prefetched = await prefetch if prefetch else None
-            await _unread(ctx, rooms["join"], set(expected) if prefetched is not None else set(), prefetched or {})
-        finally:
-            _drop(prefetch)
-    next_token = SyncToken(upto, typing, to_device_position)
-    body: dict[str, Any] = {
-        "next_batch": str(next_token),
-        "rooms": rooms,
-        "account_data": {"events": account_data},
-        "to_device": {"events": to_device},
-        "presence": {"events": presence_events},
-        "device_lists": {"changed": [], "left": []},
-        "device_one_time_keys_count": {},
-        "device_unused_fallback_key_types": [],
-    }
-    has_changes = bool(any(rooms.values()) or account_data or to_device or presence_events)
-    return body, joined, has_changes
-
-
-_SECOND_CONNECTION_WAIT_S = 0.01
-
-
-def _drop(future: asyncio.Future[Any] | None) -> None:
-    """Cancel a prefetch nobody awaited, or retrieve its failure so it is not logged."""
-    if future is None:
-        return
-    if not future.done():
-        future.cancel()
-    elif not future.cancelled():
-        future.exception()
-
-
-def _rooms_with_news(f: SyncFilter, joined: list[str], probe: sync_store.Changes | None) -> list[str]:
-    """Joined rooms whose sections the response will have for sure: all of them for an
-    initial sync, those with new events for an incremental one."""
-    allowed = f.rooms_allowed(joined)
-    return allowed if probe is None else sorted(set(probe.rooms_with_events) & set(allowed))
-
-
-async def _unread_counts(hs: HomeServer, user_id: str, room_ids: list[str]) -> dict[str, UnreadCounts] | None:
-    """None when no connection is free at once: every sync in progress may hold one and
-    wait for this, so waiting here could deadlock; the counts are then read afterwards on
-    the sync's own connection."""
-    try:
-        async with hs.db.pool.acquire(timeout=_SECOND_CONNECTION_WAIT_S) as conn:
-            return await unread_counts(conn, user_id, room_ids)
-    except TimeoutError:
-        return None
-
-
-def body_typing(body: dict[str, Any]) -> int:
-    return SyncToken.parse(body["next_batch"]).typing
-
-
-async def _presence(hs: HomeServer, ctx: sections.RoomContext, position: int | None) -> list[dict[str, Any]]:
-    events = await presence.presence_since(hs, ctx.conn, ctx.user_id, position or 0, ctx.upto)
-    return [e for e in events if ctx.filter.presence.allows(e["type"], e.get("sender"))]
-
-
-async def _ephemeral(
-    hs: HomeServer, ctx: sections.RoomContext, joined_sections: dict[str, Any], joined: list[str],
-    since_typing: int, position: int | None, receipts: bool,
-) -> None:
-    """Typing notices (this process's memory) and read receipts, for rooms where they changed."""
-    rooms = ctx.filter.rooms_allowed(joined)
-    found: list[tuple[str, dict[str, Any]]] = []
-    if ctx.filter.ephemeral.allows("m.typing"):
-        found += [(r, typing_event(u)) for r, u in hs.typing.typing_since(rooms, since_typing).items()]
-    if receipts and ctx.filter.ephemeral.allows("m.receipt") and rooms:
-        receipts = await receipts_since(ctx.conn, ctx.user_id, rooms, position or 0, ctx.upto)
-        found += [(r, {"type": "m.receipt", "content": c}) for r, c in receipts.items()]
-    for room_id, event in found:
-        section = joined_sections.setdefault(room_id, _empty_joined(room_id))
-        section.setdefault("ephemeral", {"events": []})["events"].append(event)
-
-
-async def _unread(
-    ctx: sections.RoomContext, joined_sections: dict[str, Any], known: set[str], counts: dict[str, UnreadCounts]
-) -> None:
-    """Unread notification and highlight counts of every room in the response; ``counts``
-    holds those of the ``known`` rooms already (a room without counts has none unread)."""
-    missing = [room_id for room_id in joined_sections if room_id not in known]
-    if missing:
-        counts = {**counts, **await unread_counts(ctx.conn, ctx.user_id, missing)}
-    threaded = ctx.filter.timeline.unread_thread_notifications
-    for room_id, section in joined_sections.items():
-        section.update(counts[room_id].to_sync_json(threaded) if room_id in counts
-                       else {"unread_notifications": {"notification_count": 0, "highlight_count": 0}})
-
-
-def _empty_joined(room_id: str) -> dict[str, Any]:
-    return {"timeline": {"events": [], "limited": False}, "state": {"events": []}}
-
-
-async def _room_sections(
-    hs: HomeServer, ctx: sections.RoomContext, joined: list[str], changes: list[Any], position: int | None,
-    probe: sync_store.Changes | None,
-) -> dict[str, dict[str, Any]]:
-    f = ctx.filter
-    out: dict[str, dict[str, Any]] = {"join": {}, "invite": {}, "leave": {}, "knock": {}}
-    newly_joined = {c["room_id"] for c in changes if c["membership"] == "join"}
-    if position is None:
-        active = f.rooms_allowed(joined)
-    else:
-        assert probe is not None
-        allowed = set(f.rooms_allowed(joined))
-        active = sorted((set(probe.rooms_with_events) & allowed) | (newly_joined & allowed))
-    for room_id in active:
-        out["join"][room_id] = await sections.joined_room(ctx, room_id, None if room_id in newly_joined else position)
-    # A summary only where members may have changed (the spec lets unchanged ones go).
-    changed = [r for r, section in out["join"].items() if position is None or r in newly_joined or any(
-        e["type"] == "m.room.member" for part in ("timeline", "state") for e in section[part]["events"])]
-    for room_id, summary in (await sections.summaries(ctx, changed)).items():
-        out["join"][room_id]["summary"] = summary
-    pending = changes if position is not None else await _current_non_joins(ctx, f.include_leave)
-    for change in pending:
-        room_id, membership = change["room_id"], change["membership"]
-        if not f.room_allowed(room_id) or room_id in out["join"]:
-            continue
-        if membership == "invite":
-            invite = await sections.stripped_state(ctx, room_id, change["event_id"])
-            if not any(e.get("sender") in ctx.ignored for e in invite if e.get("state_key") == ctx.user_id):
-                out["invite"][room_id] = {"invite_state": {"events": invite}}
-        elif membership == "knock":
-            out["knock"][room_id] = {"knock_state": {"events": await sections.stripped_state(ctx, room_id, change["event_id"])}}
-        elif membership in ("leave", "ban") and (position is not None or f.include_leave):
-            out["leave"][room_id] = await sections.left_room(ctx, room_id, position, change["stream_ordering"])
-    return out
-
-
-async def _current_non_joins(ctx: sections.RoomContext, include_leave: bool) -> list[Any]:
-    memberships = ("invite", "knock", "leave", "ban") if include_leave else ("invite", "knock")
-    found = await room_store.rooms_for_user(ctx.conn, ctx.user_id, memberships)
-    return [{"room_id": m.room_id, "membership": m.membership, "event_id": m.event_id,
-             "stream_ordering": m.stream_ordering} for m in found]
-
-
-async def _account_data(
-    ctx: sections.RoomContext, position: int | None, joined_sections: dict[str, Any], probe: sync_store.Changes | None
-) -> list[dict[str, Any]]:
-    """Global account data in the response; per-room account data goes into its room."""
-    changed = []
-    if probe is None or probe.account_data:
-        changed = await account_data_store.account_data_since(ctx.conn, ctx.user_id, position or 0, ctx.upto)
-    global_events = []
-    if ctx.filter.account_data.allows("m.push_rules") and (
-        probe is None or position is None or position < probe.push_rules_stream <= ctx.upto
-    ):
-        global_events.append({"type": "m.push_rules", "content": await push_rules_content(ctx.conn, ctx.user_id)})
-    for room_id, data_type, content in changed:
-        if room_id == account_data_store.GLOBAL:
-            if ctx.filter.account_data.allows(data_type):
-                global_events.append({"type": data_type, "content": content})
-        elif room_id in joined_sections and ctx.filter.room_account_data.allows(data_type):
-            joined_sections[room_id].setdefault("account_data", {"events": []})["events"].append(
-                {"type": data_type, "content": content})
-    return global_events
-
-
-async def _to_device(
-    ctx: sections.RoomContext, since: SyncToken | None, probe: sync_store.Changes | None
-) -> tuple[list[dict[str, Any]], int]:
-    """Deliver this device's messages in order; delete those a previous response carried
-    (this request's ``since`` proves the client stored it)."""
-    acked = since.to_device if since is not None else 0
-    if acked and (probe is None or probe.to_device_acknowledged):
-        await sync_store.delete_to_device_upto(ctx.conn, ctx.user_id, ctx.device_id, acked)
-    if probe is not None and not probe.to_device:
-        return [], acked
-    messages = await sync_store.to_device_since(ctx.conn, ctx.user_id, ctx.device_id, acked, ctx.upto, TO_DEVICE_LIMIT)
-    events = [{"sender": m.sender, "type": m.type, "content": m.content} for m in messages]
-    return events, messages[-1].stream_id if messages else acked
+        memberships = {m.room_id: m for m in joined}
+        ctx = _context(hs, conn, request, upto, memberships, ignored)
+        body = providers.Body()
+        start = None if initial else since
+        streams = set(ALL_STREAMS) if probe is None else providers.changed_streams(probe)
+        await providers.rooms(hs, ctx, start, probe, body)
+        await providers.run(hs, ctx, start, SyncToken(upto), streams, body, probe=probe)
+        await providers.unread(ctx, body.joined, providers.rooms_with_news(request.filter, body.joined))
+    token = body.next_token(start, SyncToken(upto))
+    body.json["next_batch"] = str(token)
+    return Computed(body.json, token, body.has_changes(), memberships, ignored, upto, seq)

@@ -9,9 +9,9 @@ from typing import Any
 import asyncpg
 
 from homeserver.cache import LruCache
-from homeserver.rooms import visibility
-from homeserver.rooms.format import client_events
-from homeserver.rooms.read import stream_token
+from homeserver.timeline import visibility
+from homeserver.timeline.format import client_events
+from homeserver.timeline.tokens import stream_token
 from homeserver.storage import events as event_store
 from homeserver.storage import rooms as room_store
 from homeserver.storage import state as state_store
@@ -62,22 +62,46 @@ class RoomContext:
         return [apply_event_fields(e, self.filter.event_fields) for e in served]
 
 
-async def _timeline(ctx: RoomContext, room_id: str, after: int | None, before: int) -> tuple[list[StoredEvent], bool]:
-    """The last events of a room in (after, before], visible to the user; and whether
-    more came before them (``limited``)."""
+    async def serve_timelines(self, timelines: dict[str, list[StoredEvent]]) -> dict[str, list[dict[str, Any]]]:
+        """Timelines of several rooms, served with their aggregations and this device's
+        transaction IDs, in as few queries as the rooms' versions allow."""
+        by_version: dict[str, list[StoredEvent]] = {}
+        for room_id, events in timelines.items():
+            by_version.setdefault(await self.room_version(room_id), []).extend(events)
+        served: dict[str, dict[str, Any]] = {}
+        for version, events in by_version.items():
+            for event, json in zip(events, await client_events(self.conn, events, version, user_id=self.user_id)):
+                served[event.event_id] = json
+        mine = [e["event_id"] for e in served.values() if e["sender"] == self.user_id]
+        txns = await sync_store.txn_ids(self.conn, self.user_id, self.device_id, mine) if mine else {}
+        for event_id, txn in txns.items():
+            served[event_id].setdefault("unsigned", {})["transaction_id"] = txn.removeprefix("redact/")
+        return {room_id: [apply_event_fields(served[e.event_id], self.filter.event_fields) for e in events]
+                for room_id, events in timelines.items()}
+
+
+async def _timelines(
+    ctx: RoomContext, after: dict[str, int | None], before: int
+) -> dict[str, tuple[list[StoredEvent], bool]]:
+    """The last events of each room in (after[room], before], visible to the user, and
+    whether more came before them (``limited``)."""
     limit = ctx.filter.timeline_limit
     f = ctx.filter.timeline
     types, not_types = f.type_patterns()
-    events = await event_store.room_events(
-        ctx.conn, room_id, after=after, before=before + 1, backwards=True, limit=limit + 1,
-        types=types, not_types=not_types,
+    found = await event_store.room_timelines(
+        ctx.conn, after, before=before + 1, limit=limit + 1, types=types, not_types=not_types,
         senders=list(f.senders) if f.senders is not None else None, not_senders=list(f.not_senders) or None,
     )
-    limited = len(events) > limit
-    events = list(reversed(events[:limit]))
-    memberships = ctx.memberships if room_id in ctx.memberships else None
-    return await visibility.filter_events(
-        ctx.conn, ctx.user_id, events, ignored=ctx.ignored, memberships=memberships), limited
+    candidates = [e for events in found.values() for e in reversed(events[:limit])]
+    memberships = ctx.memberships if all(r in ctx.memberships for r in after) else None
+    visible = {e.event_id for e in await visibility.filter_events(
+        ctx.conn, ctx.user_id, candidates, ignored=ctx.ignored, memberships=memberships)}
+    return {room_id: ([e for e in reversed(events[:limit]) if e.event_id in visible], len(events) > limit)
+            for room_id, events in found.items()}
+
+
+async def _timeline(ctx: RoomContext, room_id: str, after: int | None, before: int) -> tuple[list[StoredEvent], bool]:
+    return (await _timelines(ctx, {room_id: after}, before))[room_id]
 
 
 async def _full_state(ctx: RoomContext, room_id: str, timeline: list[StoredEvent], before: int) -> list[StoredEvent]:
@@ -86,36 +110,39 @@ async def _full_state(ctx: RoomContext, room_id: str, timeline: list[StoredEvent
     group = await sync_store.state_group_before(ctx.conn, room_id, start)
     if group is None:
         return []
+    ids = await state_store.get_state(ctx.conn, group)
     if ctx.filter.state.lazy_load_members:
         wanted = {e.sender for e in timeline} | {ctx.user_id}
-        ids = await state_store.get_state(ctx.conn, group)
         ids = {k: v for k, v in ids.items() if k[0] != "m.room.member" or k[1] in wanted}
-    else:
-        ids = await state_store.get_state(ctx.conn, group)
     found = await event_store.get_events(ctx.conn, ids.values())
     return [found[i] for i in ids.values() if i in found]
 
 
-async def joined_room(ctx: RoomContext, room_id: str, since: int | None) -> dict[str, Any]:
-    """A joined room's section: everything (``since`` None: initial sync, full state, or a
-    newly joined room) or what changed after ``since``."""
-    timeline, limited = await _timeline(ctx, room_id, since, ctx.upto)
-    if since is None:
-        state = await _full_state(ctx, room_id, timeline, ctx.upto)
-    elif limited and timeline:
-        ids = await sync_store.state_events_between(ctx.conn, room_id, since, timeline[0].stream_ordering)
-        state = list((await event_store.get_events(ctx.conn, ids)).values())
-    else:
-        state = []
-    prev_batch = stream_token((timeline[0].stream_ordering if timeline else ctx.upto + 1) - 1)
-    return {
-        "timeline": {
-            "events": await ctx.serve(room_id, timeline, timeline=True),
-            "limited": limited,
-            "prev_batch": prev_batch,
-        },
-        "state": {"events": await ctx.serve(room_id, state)},
-    }
+async def joined_rooms(ctx: RoomContext, since: dict[str, int | None]) -> dict[str, dict[str, Any]]:
+    """Joined rooms' sections: for a room whose ``since`` is None (an initial sync, full
+    state, or a newly joined room) everything, for the others what changed after it."""
+    timelines = await _timelines(ctx, since, ctx.upto)
+    state: dict[str, list[StoredEvent]] = {}
+    gaps = {}
+    for room_id, (timeline, limited) in timelines.items():
+        if since[room_id] is None:
+            state[room_id] = await _full_state(ctx, room_id, timeline, ctx.upto)
+        elif limited and timeline:
+            gaps[room_id] = (since[room_id], timeline[0].stream_ordering)
+    if gaps:
+        ids = await sync_store.state_events_between_rooms(ctx.conn, gaps)
+        found = await event_store.get_events(ctx.conn, [i for room_ids in ids.values() for i in room_ids])
+        for room_id, event_ids in ids.items():
+            state[room_id] = [found[i] for i in event_ids if i in found]
+    served = await ctx.serve_timelines({room_id: timeline for room_id, (timeline, _) in timelines.items()})
+    out = {}
+    for room_id, (timeline, limited) in timelines.items():
+        prev_batch = stream_token((timeline[0].stream_ordering if timeline else ctx.upto + 1) - 1)
+        out[room_id] = {
+            "timeline": {"events": served[room_id], "limited": limited, "prev_batch": prev_batch},
+            "state": {"events": await ctx.serve(room_id, state.get(room_id, []))},
+        }
+    return out
 
 
 async def left_room(ctx: RoomContext, room_id: str, since: int | None, leave_stream: int) -> dict[str, Any]:

@@ -10,7 +10,8 @@ from homeserver.errors import MatrixError
 from homeserver.server import HomeServer
 from homeserver.storage import devices as device_store
 from homeserver.storage import sync as sync_store
-from homeserver.users.identifiers import split_user_id
+from homeserver.streams import Stream
+from homeserver.identifiers import split_user_id
 
 MAX_MESSAGES = 10_000
 
@@ -37,11 +38,10 @@ async def send_to_device(
                 rows.append((user_id, device_id, sender, event_type, content))
     if len(rows) > MAX_MESSAGES:
         raise MatrixError(413, "M_TOO_LARGE", "Too many messages in one request")
-    async with hs.streams.writing() as writer, hs.db.transaction() as conn:
+    async with hs.feed.writing(Stream.TO_DEVICE) as writer, hs.db.transaction() as conn:
         if not await sync_store.take_to_device_txn(conn, sender, sender_device, txn_id, hs.clock.now_ms()):
             return  # a retry: already delivered
         if rows:
-            [position] = await writer.next(conn)
+            [position] = await writer.next(conn, Stream.TO_DEVICE)
             await sync_store.insert_to_device(conn, rows, position)
-    for user_id in {r[0] for r in rows}:
-        hs.notifier.on_user(user_id)
+            writer.touch(users={r[0] for r in rows})

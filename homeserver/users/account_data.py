@@ -6,10 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from homeserver.errors import MatrixError, forbidden, invalid_param, not_found
-from homeserver.push.rulesets import push_rules_content
-from homeserver.server import HomeServer
+from homeserver.server import ROOM_HEADS, HomeServer
 from homeserver.storage import account_data as store
 from homeserver.storage import rooms as room_store
+from homeserver.streams import Stream
+from homeserver.timeline.push import push_rules_content
 from homeserver.users import directory
 
 GLOBAL = store.GLOBAL
@@ -54,14 +55,14 @@ async def set_account_data(
         raise MatrixError(405, "M_BAD_JSON", f"Cannot set {data_type} through this API")
     if room_id != GLOBAL and await room_store.get_membership(hs.db.pool, room_id, user_id) is None:
         raise forbidden("You have never been in this room")
-    async with hs.streams.writing() as writer, hs.db.transaction() as conn:
-        [stream_id] = await writer.next(conn)
+    async with hs.feed.writing(Stream.ACCOUNT_DATA) as writer, hs.db.transaction() as conn:
+        [stream_id] = await writer.next(conn, Stream.ACCOUNT_DATA)
         await store.put_account_data(conn, user_id, room_id, data_type, content, stream_id)
         if room_id == GLOBAL:
             await directory.on_account_data(conn, user_id, data_type, content)
-    if data_type == "m.ignored_user_list" and room_id == GLOBAL:
-        hs.room_heads.clear()  # they hold each member's ignore list
-    hs.notifier.on_user(user_id)
+        writer.touch(users=[user_id])
+        if data_type == "m.ignored_user_list" and room_id == GLOBAL:
+            writer.invalidate(ROOM_HEADS, user_id)  # they hold each member's ignore list
 
 
 def _check_owner(requester_id: str, user_id: str) -> None:

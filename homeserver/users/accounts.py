@@ -77,7 +77,7 @@ async def change_password(
         await user_store.set_password_hash(conn, user_id, password_hash)
         if logout_devices:
             await device_store.delete_all_devices(conn, user_id, except_device_id=keep_device_id)
-    forget_sessions(hs)
+    await forget_sessions(hs, user_id)
 
 
 async def deactivate(hs: HomeServer, user_id: str, erase: bool) -> None:
@@ -90,4 +90,4 @@ async def deactivate(hs: HomeServer, user_id: str, erase: bool) -> None:
         await directory.on_user_deactivated(conn, user_id)
         if erase:
             await user_store.delete_profile(conn, user_id)
-    forget_sessions(hs)
+    await forget_sessions(hs, user_id)

@@ -40,7 +40,7 @@ async def rename_device(hs: HomeServer, user_id: str, device_id: str, display_na
 async def delete_devices(hs: HomeServer, user_id: str, device_ids: list[str]) -> None:
     """Delete the devices and with them their tokens; IDs of no device are ignored."""
     await store.delete_devices(hs.db.pool, user_id, [d for d in device_ids if _can_exist(d)])
-    sessions.forget_sessions(hs)
+    await sessions.forget_sessions(hs, user_id, *device_ids)
     # TODO(e2ee): delete the devices' keys and announce the device list change.
 
 

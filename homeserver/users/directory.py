@@ -32,7 +32,7 @@ from homeserver.storage import account_data
 from homeserver.storage import directory as store
 from homeserver.storage.directory import Entry, Match, Query
 from homeserver.storage.users import Profile
-from homeserver.users.identifiers import split_user_id
+from homeserver.identifiers import split_user_id
 
 # Global account data a user sets to {"searchable": false} to be found by no one else.
 SETTING_TYPE = "io.homeserver.user_directory"

@@ -7,10 +7,10 @@ import re
 from typing import Any
 
 from homeserver.errors import MatrixError
+from homeserver.identifiers import MAX_USER_ID_BYTES, split_user_id
 from homeserver.server import HomeServer
 
 _LOCALPART = re.compile(r"^[a-z0-9._=\-/+]+$")
-MAX_USER_ID_BYTES = 255
 
 
 def validate_localpart(hs: HomeServer, localpart: str) -> str:
@@ -28,15 +28,6 @@ def validate_localpart(hs: HomeServer, localpart: str) -> str:
 def make_user_id(hs: HomeServer, localpart: str) -> str:
     return f"@{localpart}:{hs.server_name}"
 
-
-def split_user_id(user_id: str) -> tuple[str, str]:
-    """``@localpart:server`` -> (localpart, server); M_INVALID_PARAM when not a user ID."""
-    if not user_id.startswith("@") or ":" not in user_id or len(user_id.encode()) > MAX_USER_ID_BYTES:
-        raise MatrixError(400, "M_INVALID_PARAM", f"Not a valid user ID: {user_id!r}")
-    localpart, _, server = user_id[1:].partition(":")
-    if not server:
-        raise MatrixError(400, "M_INVALID_PARAM", f"Not a valid user ID: {user_id!r}")
-    return localpart, server
 
 
 def user_id_from_auth(hs: HomeServer, body: dict[str, Any]) -> str:

@@ -6,8 +6,8 @@ they act (send, set presence online); ``unavailable`` after ``presence.idle_afte
 without activity, or when a client says so; ``offline`` after
 ``presence.offline_after_ms`` without a /sync, or when set. The timeouts are applied on
 every read (so a read is never stale) and persisted by a periodic sweep
-(``PresenceService.start``), which takes a stream position per change so /sync serves it
-and wakes the rooms the user is in.
+(``sweep_forever``, run by the process holding its lease), which takes a stream position
+per change so /sync serves it and wakes the rooms the user is in.
 
 ``currently_active`` is true exactly while the state is ``online``: last-active bumps of an
 online user are written without a stream position (no /sync traffic), and going idle is
@@ -20,7 +20,6 @@ PUT is validated and ignored, /sync carries no presence.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -29,11 +28,11 @@ from typing import TYPE_CHECKING, Any
 from homeserver.clock import Clock
 from homeserver.config import PresenceConfig
 from homeserver.errors import forbidden
+from homeserver.locks import KeyedLock
 from homeserver.storage import presence as store
 from homeserver.storage.db import Database
 from homeserver.storage.presence import OFFLINE, ONLINE, UNAVAILABLE, ObservedPresence, Presence
-from homeserver.sync.notifier import Notifier
-from homeserver.sync.streams import StreamTracker
+from homeserver.streams import Change, ChangeFeed, Stream, Writer
 
 if TYPE_CHECKING:
     from homeserver.server import HomeServer
@@ -69,13 +68,17 @@ def effective_state(p: Presence | None, now_ms: int, config: PresenceConfig) -> 
 
 @dataclass
 class PresenceService:
+    # The feed cache name of what this process last wrote per user (``_seen``).
+    CACHE = "presence_seen"
+
     config: PresenceConfig
     db: Database
     clock: Clock
-    streams: StreamTracker
-    notifier: Notifier
+    feed: ChangeFeed
     _seen: dict[str, _Seen] = field(default_factory=dict)
-    _task: asyncio.Task[None] | None = None
+    _users: KeyedLock = field(default_factory=KeyedLock)
+    # Activity bumps in flight (``on_change``), referenced until they finish.
+    _bumps: set[asyncio.Task[None]] = field(default_factory=set)
 
     @property
     def enabled(self) -> bool:
@@ -90,27 +93,40 @@ class PresenceService:
     def sweep_interval_s(self) -> float:
         return max(0.25, min(5.0, self.config.idle_after_ms / 10_000, self.config.offline_after_ms / 10_000))
 
-    # -- lifecycle ------------------------------------------------------------------
+    # -- background -------------------------------------------------------------------
 
-    def start(self) -> None:
-        """Run the timeout sweep in the background (inside the running event loop)."""
-        if self._task is None and self.enabled:
-            self._task = asyncio.get_running_loop().create_task(self._sweep_forever(), name="presence-sweep")
-
-    async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    async def _sweep_forever(self) -> None:
+    async def sweep_forever(self) -> None:
+        """The timeout sweep, in the process holding its lease."""
+        if not self.enabled:
+            return
         while True:
             await asyncio.sleep(self.sweep_interval_s)
             try:
                 await self.sweep()
             except Exception:  # a failed sweep is retried at the next interval
                 log.exception("presence timeout sweep failed")
+
+    def on_change(self, change: Change) -> None:
+        """A local user acted (sent an event): they are online and active now."""
+        if change.origin or not change.actors or not self.enabled:
+            return
+        for user_id in change.actors:
+            task = asyncio.get_running_loop().create_task(self._bump(user_id))
+            self._bumps.add(task)
+            task.add_done_callback(self._bumps.discard)
+
+    async def _bump(self, user_id: str) -> None:
+        try:
+            await self.seen(user_id, ONLINE)
+        except Exception:  # presence is best effort; the next activity tries again
+            log.exception("could not mark %s active", user_id)
+
+    def forget(self, user_id: str | None) -> None:
+        """Another process wrote this user's presence: look at the database next time."""
+        if user_id is None:
+            self._seen.clear()
+        else:
+            self._seen.pop(user_id, None)
 
     async def sweep(self) -> list[str]:
         """Persist idle and offline timeouts; return the users whose state changed."""
@@ -120,16 +136,16 @@ class PresenceService:
         idle_before, offline_before = now - self.config.idle_after_ms, now - self.config.offline_after_ms
         if not await store.any_timed_out(self.db.pool, idle_before, offline_before):
             return []
-        async with self.streams.writing() as writer, self.db.transaction() as conn:
+        async with self.feed.writing(Stream.PRESENCE) as writer, self.db.transaction() as conn:
             due = await store.lock_timed_out(conn, idle_before, offline_before, _SWEEP_BATCH)
             if not due:
                 return []
-            positions = await writer.next(conn, len(due))
+            positions = await writer.next(conn, Stream.PRESENCE, len(due))
             changes = [(p.user_id, effective_state(p, now, self.config), pos) for p, pos in zip(due, positions)]
             await store.set_states(conn, changes)
+            await self._announce(conn, writer, [p.user_id for p in due])
         for p, (_, state, _) in zip(due, changes):
             self._remember(p.user_id, state, p.last_active_ts, p.last_seen_ts)
-        await self._wake([p.user_id for p in due])
         return [p.user_id for p in due]
 
     # -- changes --------------------------------------------------------------------
@@ -139,25 +155,32 @@ class PresenceService:
         activity (spec: "the activity time is updated")."""
         if not self.enabled:
             return
+        async with self._users.hold(user_id):
+            await self._set_status(user_id, state, status_msg)
+
+    async def _set_status(self, user_id: str, state: str, status_msg: str | None) -> None:
         now = self.clock.now_ms()
-        changed = False
-        async with self.streams.writing() as writer, self.db.transaction() as conn:
+        async with self.feed.writing(Stream.PRESENCE) as writer, self.db.transaction() as conn:
             old = await store.get_presence(conn, user_id, for_update=True)
             if self._unchanged(old, state, now) and old is not None and old.status_msg == status_msg:
                 await store.touch(conn, user_id, now, now)
             else:
-                [stream_id] = await writer.next(conn)
+                [stream_id] = await writer.next(conn, Stream.PRESENCE)
                 await store.put_presence(conn, Presence(user_id, state, status_msg, now, now, state == ONLINE, stream_id))
-                changed = True
+                await self._announce(conn, writer, [user_id])
         self._remember(user_id, state, now, now)
-        if changed:
-            await self._wake([user_id])
 
     async def seen(self, user_id: str, state: str) -> None:
         """A /sync with ``set_presence`` (online or unavailable) or, for ``online``, any
         activity: the user is connected, and with ``online`` active."""
         if not self.enabled or state not in (ONLINE, UNAVAILABLE):
             return
+        # One change at a time per user: two first sightings at once would both find no
+        # row and both take a position.
+        async with self._users.hold(user_id):
+            await self._seen_now(user_id, state)
+
+    async def _seen_now(self, user_id: str, state: str) -> None:
         now = self.clock.now_ms()
         cached = self._seen.get(user_id)
         fresh = self.resolution_ms
@@ -167,23 +190,20 @@ class PresenceService:
         ):
             return
         active_ts = now if state == ONLINE else None
-        changed = False
-        async with self.streams.writing() as writer, self.db.transaction() as conn:
+        async with self.feed.writing(Stream.PRESENCE) as writer, self.db.transaction() as conn:
             old = await store.get_presence(conn, user_id, for_update=True)
             if self._unchanged(old, state, now) and old is not None:
                 await store.touch(conn, user_id, active_ts, now)
                 last_active = max(old.last_active_ts, active_ts or 0)
             else:
-                [stream_id] = await writer.next(conn)
+                [stream_id] = await writer.next(conn, Stream.PRESENCE)
                 last_active = active_ts or (old.last_active_ts if old is not None else now)
                 await store.put_presence(conn, Presence(
                     user_id, state, old.status_msg if old is not None else None, last_active, now, state == ONLINE,
                     stream_id,
                 ))
-                changed = True
+                await self._announce(conn, writer, [user_id])
         self._remember(user_id, state, last_active, now)
-        if changed:
-            await self._wake([user_id])
 
     def _unchanged(self, old: Presence | None, state: str, now_ms: int) -> bool:
         """The stored state is ``state`` and no timeout has changed it yet."""
@@ -195,12 +215,11 @@ class PresenceService:
         else:
             self._seen[user_id] = _Seen(state, last_active_ts, last_seen_ts)
 
-    async def _wake(self, user_ids: list[str]) -> None:
-        """Wake the users themselves and everyone in a room with them."""
-        for room_id in await store.joined_rooms_of(self.db.pool, user_ids):
-            self.notifier.on_room(room_id)
+    async def _announce(self, conn: Any, writer: Writer, user_ids: list[str]) -> None:
+        """The change concerns the users themselves and everyone in a room with them."""
+        writer.touch(rooms=await store.joined_rooms_of(conn, user_ids), users=user_ids)
         for user_id in user_ids:
-            self.notifier.on_user(user_id)
+            writer.invalidate(self.CACHE, user_id, here=False)
 
     # -- reads ----------------------------------------------------------------------
 
@@ -223,6 +242,23 @@ class PresenceService:
         if observed.avatar_url:
             content["avatar_url"] = observed.avatar_url
         return content
+
+
+    async def events_since(self, conn: Any, user_id: str, since: int, upto: int) -> list[dict[str, Any]]:
+        """m.presence events for /sync: the user's own presence and that of everyone
+        sharing a joined room with them, changed in (since, upto]; from 0, the current
+        presence of all of them. One indexed query."""
+        if not self.enabled:
+            return []
+        now = self.clock.now_ms()
+        return [_event(self, o, now) for o in await store.observed_since(conn, user_id, since, upto)]
+
+    async def events_of(self, conn: Any, user_ids: Iterable[str]) -> list[dict[str, Any]]:
+        """m.presence events of the given users as they are now."""
+        if not self.enabled:
+            return []
+        now = self.clock.now_ms()
+        return [_event(self, o, now) for o in await store.presence_of(conn, user_ids)]
 
 
 def _event(service: PresenceService, observed: ObservedPresence, now_ms: int) -> dict[str, Any]:
@@ -250,33 +286,3 @@ async def get_presence(hs: HomeServer, requester_id: str, user_id: str) -> dict[
     content.pop("avatar_url", None)
     return content
 
-
-async def set_presence_from_sync(hs: HomeServer, user_id: str, state: str) -> None:
-    """/sync's ``set_presence``, called as each /sync starts: ``online`` (the default)
-    marks the user active, ``unavailable`` sets them unavailable (and connected),
-    ``offline`` leaves presence as it is."""
-    await hs.presence.seen(user_id, state)
-
-
-async def on_user_activity(hs: HomeServer, user_id: str) -> None:
-    """A pro-active event (e.g. a message sent): the user is online and active now."""
-    await hs.presence.seen(user_id, ONLINE)
-
-
-async def presence_since(hs: HomeServer, conn: Any, user_id: str, since: int, upto: int) -> list[dict[str, Any]]:
-    """m.presence events for /sync: the user's own presence and that of everyone sharing a
-    joined room with them, changed in (since, upto]; from 0, the current presence of all
-    of them. One indexed query."""
-    if not hs.presence.enabled:
-        return []
-    now = hs.clock.now_ms()
-    return [_event(hs.presence, o, now) for o in await store.observed_since(conn, user_id, since, upto)]
-
-
-async def presence_for_users(hs: HomeServer, conn: Any, user_ids: Iterable[str]) -> list[dict[str, Any]]:
-    """m.presence events of the given users as they are now (e.g. the members of a room
-    just joined, whose presence did not change since the token)."""
-    if not hs.presence.enabled:
-        return []
-    now = hs.clock.now_ms()
-    return [_event(hs.presence, o, now) for o in await store.presence_of(conn, user_ids)]

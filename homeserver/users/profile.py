@@ -5,23 +5,17 @@ A change is written together with the user directory's copy, in one transaction.
 
 from __future__ import annotations
 
-import logging
 import re
 import unicodedata
 from typing import Literal
 
 from homeserver.config import SERVER_NAME
-from homeserver.errors import MatrixError, bad_json, forbidden, not_found
-from homeserver.rooms.membership import member_content
-from homeserver.rooms.send import Draft, send_event
+from homeserver.errors import bad_json, forbidden, not_found
 from homeserver.server import HomeServer
-from homeserver.storage import rooms as room_store
 from homeserver.storage import users as user_store
 from homeserver.storage.users import Profile
 from homeserver.users import directory
-from homeserver.users.sessions import Requester
-
-log = logging.getLogger(__name__)
+from homeserver.requester import Requester
 
 ProfileField = Literal["displayname", "avatar_url"]
 
@@ -75,7 +69,8 @@ async def remote_profile(hs: HomeServer, user_id: str) -> Profile:
 async def set_field(
     hs: HomeServer, requester: Requester, user_id: str, field: ProfileField, value: str | None
 ) -> None:
-    """Change one field of a local profile ('' clears it like None). Owners and admins only."""
+    """Change one field of a local profile ('' clears it like None). Owners and admins
+    only. The rooms hear of it from ``rooms.membership.announce_profile``."""
     if requester.user_id != user_id and not (requester.is_admin and hs.is_mine(user_id)):
         raise forbidden("You may only change your own profile")
     if field == "avatar_url" and value:
@@ -85,15 +80,4 @@ async def set_field(
         if profile is None:
             raise not_found("Profile not found")
         await directory.on_profile_changed(conn, user_id, profile.displayname, profile.avatar_url)
-    await _announce_in_rooms(hs, user_id)
 
-
-async def _announce_in_rooms(hs: HomeServer, user_id: str) -> None:
-    """A fresh join event in every joined room carries the new profile (spec: m.room.member,
-    "displayname" and "avatar_url")."""
-    for membership in await room_store.rooms_for_user(hs.db.pool, user_id):
-        content = await member_content(hs, user_id, "join")
-        try:
-            await send_event(hs, membership.room_id, user_id, Draft("m.room.member", content, user_id))
-        except MatrixError as e:  # e.g. the room's power levels forbid it; the profile still changed
-            log.info("profile update not sent to %s: %s", membership.room_id, e.message)

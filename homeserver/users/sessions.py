@@ -16,22 +16,16 @@ from dataclasses import dataclass, replace
 import asyncpg
 
 from homeserver.errors import MatrixError
-from homeserver.server import HomeServer
+from homeserver.requester import Requester
+from homeserver.server import ACCESS_TOKENS, HomeServer
 from homeserver.storage import devices as store
+from homeserver.streams import Change, Invalidation
 
 log = logging.getLogger(__name__)
 
 # Device last-seen is written at most this often per device, keeping writes off the hot path.
 _LAST_SEEN_RESOLUTION_MS = 60_000
 _REFRESH_PREFIX = "mar_"
-
-
-@dataclass(frozen=True, slots=True)
-class Requester:
-    user_id: str
-    device_id: str
-    is_admin: bool
-    access_token_id: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,30 +100,46 @@ async def _issue_refreshable(
 
 async def authenticate(hs: HomeServer, access_token: str, ip: str, user_agent: str | None) -> Requester:
     """The requester an access token stands for. Valid tokens are cached by hash
-    (``hs.access_tokens``): every change that can end a session calls
-    ``forget_sessions`` once it has committed."""
+    (``hs.access_tokens``), tagged with their user and device: every change that can
+    end a session calls ``forget_sessions`` once it has committed."""
     hashed = token_hash(access_token)
     token = hs.access_tokens.get(hashed)
     if token is None:
         generation = hs.access_tokens.generation
         token = await store.lookup_access_token(hs.db.pool, hashed)
         if token is not None and not token.deactivated:
-            hs.access_tokens.put_unless_invalidated(generation, hashed, token)
+            hs.access_tokens.put_unless_invalidated(generation, hashed, token, _tags(token))
     if token is None or token.deactivated:
         raise MatrixError(401, "M_UNKNOWN_TOKEN", "Unknown access token")
     now = hs.clock.now_ms()
     if token.expires_ts is not None and now >= token.expires_ts:
         raise MatrixError(401, "M_UNKNOWN_TOKEN", "Access token has expired", soft_logout=True)
     if not token.used and token.refresh_token_id is not None:
+        # The first use of a refreshed token retires the refresh token before it; no
+        # other access token depends on that one (refresh ended its own).
         async with hs.db.transaction() as conn:
             await store.mark_access_token_used(conn, token.id)
             await store.delete_superseded_refresh_token(conn, token.refresh_token_id)
-        forget_sessions(hs)
+        token = replace(token, used=True)
+        _update_cached(hs, hashed, token)
     if token.last_seen_ts is None or now - token.last_seen_ts >= _LAST_SEEN_RESOLUTION_MS:
         await store.touch_device(hs.db.pool, token.user_id, token.device_id, now, ip, user_agent)
-        if hs.access_tokens.get(hashed) is not None:
-            hs.access_tokens.put(hashed, replace(token, last_seen_ts=now))
+        _update_cached(hs, hashed, replace(token, last_seen_ts=now))
     return Requester(token.user_id, token.device_id, token.is_admin, token.id)
+
+
+def _tags(token: store.AccessToken) -> tuple[str, str]:
+    return (token.user_id, device_key(token.user_id, token.device_id))
+
+
+def _update_cached(hs: HomeServer, hashed: bytes, token: store.AccessToken) -> None:
+    if hs.access_tokens.get(hashed) is not None:
+        hs.access_tokens.put(hashed, token, _tags(token))
+
+
+def device_key(user_id: str, device_id: str) -> str:
+    """The invalidation key of one device's sessions."""
+    return f"{user_id}|{device_id}"
 
 
 def _family(refresh_token: str) -> str | None:
@@ -155,13 +165,13 @@ async def refresh(hs: HomeServer, refresh_token: str) -> Session:
             await store.delete_refresh_token(conn, old.id)
         else:
             session = await _rotate(hs, conn, old)
-    if session is not None or revoked is not None:
-        forget_sessions(hs)
     if session is not None:
+        await forget_sessions(hs, session.user_id, session.device_id)
         return session
     if old is not None:
         raise MatrixError(401, "M_UNKNOWN_TOKEN", "Refresh token has expired", soft_logout=True)
     if revoked is not None:
+        await forget_sessions(hs, *revoked)
         log.warning("a rotated refresh token of %s's device %s was used again: its session is revoked", *revoked)
     raise MatrixError(401, "M_UNKNOWN_TOKEN", "Unknown refresh token")
 
@@ -182,19 +192,18 @@ async def _rotate(hs: HomeServer, conn: asyncpg.Connection, old: store.RefreshTo
 async def logout(hs: HomeServer, requester: Requester) -> None:
     """Invalidate the access token and delete its device (spec: POST /logout)."""
     await store.delete_devices(hs.db.pool, requester.user_id, [requester.device_id])
-    forget_sessions(hs)
+    await forget_sessions(hs, requester.user_id, requester.device_id)
 
 
 async def logout_all(hs: HomeServer, user_id: str) -> None:
     await store.delete_all_devices(hs.db.pool, user_id)
-    forget_sessions(hs)
+    await forget_sessions(hs, user_id)
 
 
-def forget_sessions(hs: HomeServer) -> None:
-    """Empty the access-token cache: call it after any commit that deletes tokens,
-    devices or refresh tokens, deactivates a user or changes their admin flag. Such
-    changes are rare, so the whole cache goes rather than a search for the entries.
-
-    TODO(workers): a second server process on the database would also need to hear of
-    these (PostgreSQL NOTIFY, as DESIGN.md plans for the notifier)."""
-    hs.access_tokens.clear()
+async def forget_sessions(hs: HomeServer, user_id: str, *device_ids: str) -> None:
+    """Drop the cached sessions of these devices (none named: all of the user's) in every
+    server process, and return once each has: call it after any commit that deletes
+    tokens, devices or refresh tokens, deactivates a user or changes their admin flag,
+    so the very next request with an ended session is refused wherever it lands."""
+    keys = [device_key(user_id, d) for d in device_ids] if device_ids else [user_id]
+    await hs.feed.publish(Change(invalidations=tuple(Invalidation(ACCESS_TOKENS, k) for k in keys)), confirm=True)

@@ -9,9 +9,9 @@ import pytest
 
 from homeserver.config import ConfigError, parse_config
 from homeserver.storage import presence as presence_store
-from homeserver.users.presence import presence_for_users, presence_since, set_presence_from_sync
+from homeserver.streams import Stream
 from tests.conftest import StartServer
-from tests.helpers import TestServer, User
+from tests.helpers import parked, TestServer, User
 from tests.rooms.test_rooms import create_room
 
 MINUTE = 60_000
@@ -31,7 +31,7 @@ async def _put(user: User, **body: Any) -> None:
 
 async def _since(server: TestServer, user: User, since: int) -> list[dict[str, Any]]:
     async with server.hs.db.pool.acquire() as conn:
-        return await presence_since(server.hs, conn, user.user_id, since, server.hs.streams.current())
+        return await server.hs.presence.events_since(conn, user.user_id, since, server.hs.feed.readable(Stream.PRESENCE))
 
 
 async def _room_mates(server: TestServer) -> tuple[User, User, str]:
@@ -84,7 +84,7 @@ async def test_idle_then_offline_as_time_passes(start_server: StartServer) -> No
     server = await start_server(TIMEOUTS)
     alice, bob, _ = await _room_mates(server)
     await _put(alice, presence="online")
-    before = server.hs.streams.current()
+    before = server.hs.feed.readable(Stream.PRESENCE)
 
     server.hs.clock.advance(5 * MINUTE + 1000)
     status = await _status(bob, alice)
@@ -96,12 +96,12 @@ async def test_idle_then_offline_as_time_passes(start_server: StartServer) -> No
     [event] = [e for e in await _since(server, bob, before) if e["sender"] == alice.user_id]
     assert event["sender"] == alice.user_id and event["content"]["presence"] == "unavailable"
 
-    await set_presence_from_sync(server.hs, alice.user_id, "online")
+    await server.hs.presence.seen(alice.user_id, "online")
     assert (await _status(bob, alice))["presence"] == "online", "activity brings them back"
 
     server.hs.clock.advance(10 * MINUTE + 1000)
     assert (await _status(bob, alice))["presence"] == "offline", "no /sync for offline_after_ms"
-    mark = server.hs.streams.current()
+    mark = server.hs.feed.readable(Stream.PRESENCE)
     assert alice.user_id in await server.hs.presence.sweep()
     assert [e["content"]["presence"] for e in await _since(server, bob, mark)
             if e["sender"] == alice.user_id] == ["offline"]
@@ -111,12 +111,12 @@ async def test_regular_syncs_keep_a_user_online(start_server: StartServer) -> No
     server = await start_server(TIMEOUTS)
     alice = await server.register("alice")
     for _ in range(12):  # an hour of /syncs with set_presence=unavailable, every 5 minutes
-        await set_presence_from_sync(server.hs, alice.user_id, "unavailable")
+        await server.hs.presence.seen(alice.user_id, "unavailable")
         server.hs.clock.advance(5 * MINUTE)
         await server.hs.presence.sweep()
         assert (await _status(alice, alice))["presence"] == "unavailable"
     for _ in range(3):
-        await set_presence_from_sync(server.hs, alice.user_id, "online")
+        await server.hs.presence.seen(alice.user_id, "online")
         server.hs.clock.advance(4 * MINUTE)
         assert await server.hs.presence.sweep() == []
         assert (await _status(alice, alice))["presence"] == "online"
@@ -124,16 +124,18 @@ async def test_regular_syncs_keep_a_user_online(start_server: StartServer) -> No
 
 async def test_set_presence_from_sync(server: TestServer) -> None:
     alice, bob, _ = await _room_mates(server)
-    await set_presence_from_sync(server.hs, alice.user_id, "offline")
-    assert await _status(bob, alice) == {"presence": "offline"}, "offline changes nothing"
+    assert (await _status(bob, alice))["presence"] == "online", "creating a room is activity"
+    await _put(alice, presence="offline")
+    await server.hs.presence.seen(alice.user_id, "offline")
+    assert (await _status(bob, alice))["presence"] == "offline", "offline changes nothing"
 
-    await set_presence_from_sync(server.hs, alice.user_id, "online")
+    await server.hs.presence.seen(alice.user_id, "online")
     assert (await _status(bob, alice))["presence"] == "online"
     await _put(alice, presence="online", status_msg="coffee")
-    await set_presence_from_sync(server.hs, alice.user_id, "unavailable")
+    await server.hs.presence.seen(alice.user_id, "unavailable")
     status = await _status(bob, alice)
     assert status["presence"] == "unavailable" and status["status_msg"] == "coffee", "a sync keeps the status"
-    await set_presence_from_sync(server.hs, alice.user_id, "offline")
+    await server.hs.presence.seen(alice.user_id, "offline")
     assert (await _status(bob, alice))["presence"] == "unavailable"
 
 
@@ -153,18 +155,18 @@ async def test_presence_since_serves_room_mates_changes_in_range(server: TestSer
     assert event["content"]["displayname"] == "Alice" and event["content"]["currently_active"] is True
     assert event["content"]["last_active_ago"] >= 0
 
-    mark = server.hs.streams.current()
+    mark = server.hs.feed.readable(Stream.PRESENCE)
     assert await _since(server, bob, mark) == []
     await _put(alice, presence="online", status_msg="second")
     await _put(carol, presence="offline")
-    upto = server.hs.streams.current()
+    upto = server.hs.feed.readable(Stream.PRESENCE)
     changed = await _since(server, bob, mark)
     assert [(e["sender"], e["content"]["status_msg"]) for e in changed] == [(alice.user_id, "second")]
     await _put(alice, presence="online", status_msg="third")
     async with server.hs.db.pool.acquire() as conn:
         # Presence keeps each user's latest state: a change past ``upto`` is served from there.
-        assert await presence_since(server.hs, conn, bob.user_id, mark, upto) == []
-        now = await presence_for_users(server.hs, conn, [alice.user_id, carol.user_id])
+        assert await server.hs.presence.events_since(conn, bob.user_id, mark, upto) == []
+        now = await server.hs.presence.events_of(conn, [alice.user_id, carol.user_id])
     assert [e["content"]["status_msg"] for e in await _since(server, bob, upto)] == ["third"]
     assert [e["content"].get("status_msg") for e in now] == ["third", None]
     server.hs.clock.advance(7000)
@@ -191,7 +193,7 @@ async def test_presence_since_is_one_query(server: TestServer) -> None:
     async with server.hs.db.pool.acquire() as conn:
         for since in (0, 1):
             counting = Counting(conn)
-            assert await presence_since(server.hs, counting, bob.user_id, since, server.hs.streams.current())
+            assert await server.hs.presence.events_since(counting, bob.user_id, since, server.hs.feed.readable(Stream.PRESENCE))
             assert counting.queries == 1
         async with conn.transaction():  # the plan on a big table, which a test cannot afford to build
             await conn.execute("SET LOCAL enable_seqscan = off")
@@ -203,14 +205,15 @@ async def test_presence_since_is_one_query(server: TestServer) -> None:
 async def test_a_change_wakes_room_mates_syncs(server: TestServer) -> None:
     alice, bob, room_id = await _room_mates(server)
     carol = await server.register("carol")
-    notifier = server.hs.notifier
-    with notifier.waiter(bob.user_id, [room_id]) as bobs, notifier.waiter(carol.user_id, []) as carols, \
-            notifier.waiter(alice.user_id, [room_id]) as alices:
-        await _put(alice, presence="online")
+    hs = server.hs
+    with parked(hs, bob.user_id, [room_id]) as bobs, parked(hs, carol.user_id) as carols, \
+            parked(hs, alice.user_id, [room_id]) as alices:
+        await _put(alice, presence="unavailable")
         assert bobs.woken.is_set() and alices.woken.is_set()
         assert not carols.woken.is_set()
-    with notifier.waiter(bob.user_id, [room_id]) as bobs:
-        await set_presence_from_sync(server.hs, alice.user_id, "online")
+    await _put(alice, presence="online")
+    with parked(hs, bob.user_id, [room_id]) as bobs:
+        await server.hs.presence.seen(alice.user_id, "online")
         assert not bobs.woken.is_set(), "staying online is no change"
         server.hs.clock.advance(server.hs.config.presence.idle_after_ms + 1)
         await server.hs.presence.sweep()
@@ -221,22 +224,18 @@ async def test_the_background_sweep_persists_timeouts(start_server: StartServer)
     server = await start_server({"presence": {"idle_after_ms": 1000, "offline_after_ms": MINUTE}})
     alice, bob, _ = await _room_mates(server)
     await _put(alice, presence="online")
-    mark = server.hs.streams.current()
-    server.hs.presence.start()  # already running with the app; starting again changes nothing
+    mark = server.hs.feed.readable(Stream.PRESENCE)
+    assert server.hs.leases.held("presence-timeouts"), "the one process runs the sweep"
 
     async def alices() -> list[str]:
         return [e["content"]["presence"] for e in await _since(server, bob, mark) if e["sender"] == alice.user_id]
 
-    try:
-        server.hs.clock.advance(2000)
-        for _ in range(40):
-            if await alices():
-                break
-            await asyncio.sleep(0.1)
-        assert await alices() == ["unavailable"]
-    finally:
-        await server.hs.presence.stop()
-    assert server.hs.presence._task is None
+    server.hs.clock.advance(2000)
+    for _ in range(40):
+        if await alices():
+            break
+        await asyncio.sleep(0.1)
+    assert await alices() == ["unavailable"]
 
 
 async def test_disabled_presence_reads_offline_and_stores_nothing(start_server: StartServer) -> None:
@@ -244,14 +243,13 @@ async def test_disabled_presence_reads_offline_and_stores_nothing(start_server: 
     alice, bob, _ = await _room_mates(server)
     carol = await server.register("carol")
     await _put(alice, presence="online", status_msg="here")
-    await set_presence_from_sync(server.hs, alice.user_id, "online")
+    await server.hs.presence.seen(alice.user_id, "online")
     assert await _status(bob, alice) == {"presence": "offline"}
     assert await _status(alice, alice) == {"presence": "offline"}
     assert (await carol.get(f"presence/{alice.user_id}/status")).status == 403
     assert await _since(server, bob, 0) == []
     assert await server.hs.db.pool.fetchval("SELECT count(*) FROM presence") == 0
-    server.hs.presence.start()
-    assert server.hs.presence._task is None, "no sweep when disabled"
+    assert not server.hs.leases.held("presence-timeouts"), "no sweep when disabled"
     resp = await alice.put(f"presence/{alice.user_id}/status", {"presence": "away"})
     assert (resp.status, resp.errcode) == (400, "M_BAD_JSON"), "input is still checked"
 

@@ -206,3 +206,13 @@ async def test_user_directory_follows_accepted_changes_only(server: TestServer) 
     assert bad.status == 400
     assert await found("mallory") == await found("queen") == []
     assert await found("wonder") == [alice.user_id]
+
+
+async def test_a_new_display_name_reaches_the_rooms(server: TestServer) -> None:
+    alice, bob = await server.register("alice"), await server.register("bob")
+    room_id = (await alice.post("createRoom", {"preset": "public_chat"})).body["room_id"]
+    assert (await bob.post(f"join/{room_id}")).status == 200
+    assert (await alice.put(profile_path(alice.user_id, "displayname"), {"displayname": "Alice L."})).status == 200
+    members = (await bob.get(f"rooms/{room_id}/members")).body["chunk"]
+    [own] = [e for e in members if e["state_key"] == alice.user_id]
+    assert own["content"] == {"membership": "join", "displayname": "Alice L."}

@@ -102,20 +102,19 @@ async def test_push_rules_bad_input(
 
 
 async def test_push_rules_reach_account_data(server: TestServer) -> None:
-    from homeserver.push.rulesets import push_rules_changed, push_rules_content
-
     bob = await server.register("bob")
-    pool = server.hs.db.pool
-    before = server.hs.streams.current()
-    assert not await push_rules_changed(pool, bob.user_id, 0, before)
+    token = (await bob.get("sync")).body["next_batch"]
+    resp = await bob.get("sync", params={"since": token, "timeout": "0"})
+    assert not [e for e in resp.body["account_data"]["events"] if e["type"] == "m.push_rules"]
     await bob.put("pushrules/global/override/.m.rule.master/enabled", {"enabled": True})
-    after = server.hs.streams.current()
-    assert await push_rules_changed(pool, bob.user_id, before, after)
-    assert not await push_rules_changed(pool, bob.user_id, after, after + 10)
-    content = await push_rules_content(pool, bob.user_id)
+    resp = await bob.get("sync", params={"since": resp.body["next_batch"], "timeout": "10000"})
+    [content] = [e["content"] for e in resp.body["account_data"]["events"] if e["type"] == "m.push_rules"]
     assert content["global"]["override"][0] == {
         "rule_id": ".m.rule.master", "default": True, "enabled": True, "conditions": [], "actions": []
     }
     assert content == (await bob.get("pushrules/")).body
+    resp = await bob.get("sync", params={"since": resp.body["next_batch"], "timeout": "0"})
+    assert not resp.body["account_data"]["events"], "sent once"
+
 
 

@@ -123,7 +123,7 @@ async def test_event_id_only_format_and_delete(server: TestServer, gateway: Gate
 
 
 async def test_pusher_retries_with_backoff_and_never_blocks_sends(server: TestServer, gateway: Gateway) -> None:
-    server.hs.push.pushers.initial_backoff_s = 0.05
+    server.hs.pushers.initial_backoff_s = 0.05
     alice, bob, room_id = await dm(server)
     assert (await bob.post("pushers/set", pusher_body(gateway.url))).status == 200
     gateway.fail_next = 2
@@ -134,8 +134,8 @@ async def test_pusher_retries_with_backoff_and_never_blocks_sends(server: TestSe
 
 
 async def test_pusher_survives_an_unreachable_gateway(server: TestServer) -> None:
-    server.hs.push.pushers.initial_backoff_s = 0.01
-    server.hs.push.pushers.give_up_after_s = 0.05
+    server.hs.pushers.initial_backoff_s = 0.01
+    server.hs.pushers.give_up_after_s = 0.05
     alice, bob, room_id = await dm(server)
     body = pusher_body("http://127.0.0.1:9/_matrix/push/v1/notify")
     assert (await bob.post("pushers/set", body)).status == 200
@@ -143,10 +143,10 @@ async def test_pusher_survives_an_unreachable_gateway(server: TestServer) -> Non
     await say(alice, room_id, "into the void")
     assert asyncio.get_running_loop().time() - started < 1, "a send never waits for a gateway"
     for _ in range(200):
-        if not server.hs.push.pushers.busy:
+        if not server.hs.pushers.busy:
             break
         await asyncio.sleep(0.01)
-    assert not server.hs.push.pushers.busy, "it gave up on the notification"
+    assert not server.hs.pushers.busy, "it gave up on the notification"
 
 
 async def test_rejected_pushkey_removes_the_pusher(server: TestServer, gateway: Gateway) -> None:

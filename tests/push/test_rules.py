@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from homeserver.push import rule_edits, rules
+from homeserver.push import rule_edits
+from homeserver.events import push_rules as rules
 from homeserver.push.rule_edits import RuleError
-from homeserver.push.rules import PushEvent
+from homeserver.events.push_rules import PushEvent
 
 ALICE = "@alice:example.org"
 BOB = "@bob:example.org"

@@ -217,9 +217,10 @@ async def test_send_hook_cost(server: TestServer) -> None:
     import time
 
     from homeserver.events.room_versions import get_room_version
-    from homeserver.push import evaluate
+    from homeserver.timeline import push as evaluate
     from homeserver.rooms.send import Draft, persist_local
     from homeserver.storage.events import send_context
+    from homeserver.streams import Stream
 
     alice, bob, room_id = await dm(server)
     hs = server.hs
@@ -227,18 +228,20 @@ async def test_send_hook_cost(server: TestServer) -> None:
     trips: list[int] = []
     hook_times: list[float] = []
 
-    async def counted(hs_: Any, conn: Any, *args: Any) -> None:
+    async def counted(hs_: Any, conn: Any, *args: Any) -> Any:
         counting = CountingConnection(conn)
         started = time.perf_counter()
-        await original(hs_, counting, *args)
+        result = await original(hs_, counting, *args)
         hook_times.append(time.perf_counter() - started)
         trips.append(counting.round_trips)
+        return result
 
-    async def nothing(*args: Any) -> None:
-        return None
+    async def nothing(*args: Any) -> Any:
+        return "main", evaluate.Outcome([], [])
 
     async def send(i: int) -> float:
-        async with hs.room_locks.hold(room_id), hs.streams.writing() as writer, hs.db.transaction() as conn:
+        async with hs.room_locks.hold(room_id), hs.feed.writing(Stream.EVENTS) as writer, \
+                hs.db.transaction() as conn:
             context = await send_context(conn, room_id, alice.user_id, None, None, None)
             assert context is not None
             version = get_room_version(context.room_version)

@@ -9,14 +9,15 @@ from typing import Any
 import pytest
 
 from homeserver.rooms.receipts import receipts_since
-from tests.helpers import TestServer, User
+from homeserver.streams import Stream
+from tests.helpers import TestServer, User, parked
 from tests.push.helpers import counts, create_room, dm, join, receipt, say, say_in_thread
 
 
 async def ephemeral(user: User, room_id: str, since: int = 0) -> dict[str, Any]:
     """The m.receipt content /sync would give the user for the room."""
     hs = user.server.hs
-    result = await receipts_since(hs.db.pool, user.user_id, [room_id], since, hs.streams.current())
+    result = await receipts_since(hs.db.pool, user.user_id, [room_id], since, hs.feed.readable(Stream.RECEIPTS))
     return result.get(room_id, {})
 
 
@@ -42,7 +43,7 @@ async def test_receipts_since_gives_deltas(server: TestServer) -> None:
     alice, bob, room_id = await dm(server)
     first = await say(alice, room_id, "one")
     await receipt(bob, room_id, first)
-    position = server.hs.streams.current()
+    position = server.hs.feed.readable(Stream.RECEIPTS)
     assert await ephemeral(alice, room_id, since=position) == {}
     second = await say(alice, room_id, "two")
     await receipt(bob, room_id, second)
@@ -55,7 +56,7 @@ async def test_receipts_only_move_forward(server: TestServer) -> None:
     first = await say(alice, room_id, "one")
     second = await say(alice, room_id, "two")
     await receipt(bob, room_id, second)
-    position = server.hs.streams.current()
+    position = server.hs.feed.readable(Stream.RECEIPTS)
     await receipt(bob, room_id, first)
     assert await ephemeral(alice, room_id, since=position) == {}
     assert set(await ephemeral(alice, room_id)) == {second}
@@ -182,6 +183,6 @@ async def test_receipts_need_membership(server: TestServer) -> None:
 async def test_receipts_wake_the_room(server: TestServer) -> None:
     alice, bob, room_id = await dm(server)
     event_id = await say(alice, room_id, "hello")
-    with server.hs.notifier.waiter(alice.user_id, [room_id]) as waiter:
+    with parked(server.hs, alice.user_id, [room_id]) as waiter:
         await receipt(bob, room_id, event_id)
         assert waiter.woken.is_set()

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from homeserver.clock import Clock
-from homeserver.rooms.typing import TypingService
-from homeserver.sync.notifier import Notifier
-from tests.helpers import TestServer, User
+from homeserver.streams import Stream
+from tests.helpers import TestServer, User, parked
 from tests.rooms.test_rooms import create_room
 
 
@@ -26,58 +24,66 @@ async def _room_mates(server: TestServer) -> tuple[User, User, str]:
     return alice, bob, room_id
 
 
+async def _typers(server: TestServer, rooms: list[str], since: int) -> dict[str, list[str]]:
+    async with server.hs.db.pool.acquire() as conn:
+        return await server.hs.typing.typers(conn, rooms, since, server.hs.feed.readable(Stream.TYPING))
+
+
+def _position(server: TestServer) -> int:
+    return server.hs.feed.readable(Stream.TYPING)
+
+
 async def test_typing_starts_and_stops(server: TestServer) -> None:
     alice, bob, room_id = await _room_mates(server)
     other_room = await create_room(bob)
-    typing = server.hs.typing
-    start = typing.typing_serial()
-    assert typing.typing_since([room_id, other_room], 0) == {}
+    start = _position(server)
+    assert await _typers(server, [room_id, other_room], 0) == {}
 
     await _typing(alice, room_id, True, 10_000)
-    first = typing.typing_serial()
+    first = _position(server)
     assert first > start
-    assert typing.typing_since([room_id, other_room], start) == {room_id: [alice.user_id]}
-    assert typing.typing_since([room_id, other_room], 0) == {room_id: [alice.user_id]}
-    assert typing.typing_since([other_room], start) == {}, "only the rooms asked about"
+    assert await _typers(server, [room_id, other_room], start) == {room_id: [alice.user_id]}
+    assert await _typers(server, [room_id, other_room], 0) == {room_id: [alice.user_id]}
+    assert await _typers(server, [other_room], start) == {}, "only the rooms asked about"
 
     await _typing(alice, room_id, True, 10_000)
-    assert typing.typing_serial() == first, "still typing is no change"
-    assert typing.typing_since([room_id], first) == {}
+    assert _position(server) == first, "still typing is no change"
+    assert await _typers(server, [room_id], first) == {}
 
     await _typing(bob, room_id, True)
-    assert typing.typing_since([room_id], first) == {room_id: [alice.user_id, bob.user_id]}
+    assert await _typers(server, [room_id], first) == {room_id: [alice.user_id, bob.user_id]}
     await _typing(alice, room_id, False)
     await _typing(bob, room_id, False)
-    assert typing.typing_since([room_id], first) == {room_id: []}, "an empty list: everyone stopped"
-    assert typing.typing_since([room_id], 0) == {}
+    assert await _typers(server, [room_id], first) == {room_id: []}, "an empty list: everyone stopped"
+    assert await _typers(server, [room_id], 0) == {}
     await _typing(bob, room_id, False)
-    assert typing.typing_since([room_id], typing.typing_serial()) == {}
+    assert await _typers(server, [room_id], _position(server)) == {}
 
 
 async def test_typing_runs_out_on_the_clock_and_is_capped(server: TestServer) -> None:
     alice, bob, room_id = await _room_mates(server)
-    typing = server.hs.typing
     await _typing(alice, room_id, True, 5_000)
     await _typing(bob, room_id, True, 600_000)
-    mark = typing.typing_serial()
+    mark = _position(server)
 
     server.hs.clock.advance(5_001)
-    assert typing.typing_since([room_id], mark) == {room_id: [bob.user_id]}, "the next read drops the expired"
-    assert typing.typing_serial() > mark
+    assert await _typers(server, [room_id], 0) == {room_id: [bob.user_id]}, "an expired notice never shows"
+    await server.hs.typing.expire()  # unless the expiry job, on the same clock, did it first
+    assert await _typers(server, [room_id], mark) == {room_id: [bob.user_id]}, "its end is a change"
     server.hs.clock.advance(25_000)
-    assert typing.typing_since([room_id], 0) == {}, "a timeout is capped at 30 seconds"
+    assert await _typers(server, [room_id], 0) == {}, "a timeout is capped at 30 seconds"
 
 
-async def test_a_timer_wakes_syncs_when_typing_runs_out(server: TestServer) -> None:
+async def test_the_expiry_job_wakes_syncs_when_typing_runs_out(server: TestServer) -> None:
     alice, bob, room_id = await _room_mates(server)
-    typing = server.hs.typing
-    with server.hs.notifier.waiter(bob.user_id, [room_id]) as waiter:
+    assert server.hs.leases.held("typing-expiry")
+    with parked(server.hs, bob.user_id, [room_id]) as waiter:
         await _typing(alice, room_id, True, 200)
         assert waiter.woken.is_set(), "starting to type wakes the room"
-        waiter.woken.clear()
-        mark = typing.typing_serial()
+    mark = _position(server)
+    with parked(server.hs, bob.user_id, [room_id]) as waiter:
         await asyncio.wait_for(waiter.woken.wait(), timeout=5)
-    assert typing.typing_since([room_id], mark) == {room_id: []}
+    assert await _typers(server, [room_id], mark) == {room_id: []}
 
 
 async def test_only_members_type_and_only_for_themselves(server: TestServer) -> None:
@@ -93,7 +99,7 @@ async def test_only_members_type_and_only_for_themselves(server: TestServer) -> 
     assert (await bob.post(f"rooms/{room_id}/leave")).status == 200
     resp = await bob.put(f"rooms/{room_id}/typing/{bob.user_id}", {"typing": True})
     assert (resp.status, resp.errcode) == (403, "M_FORBIDDEN")
-    assert server.hs.typing.typing_since([room_id], 0) == {}
+    assert await _typers(server, [room_id], 0) == {}
 
 
 async def test_bad_requests_get_precise_errors(server: TestServer) -> None:
@@ -115,18 +121,4 @@ async def test_bad_requests_get_precise_errors(server: TestServer) -> None:
     assert (await alice.put(f"rooms/{room_id}/typing/alice", {"typing": True})).errcode == "M_INVALID_PARAM"
     resp = await server.request("PUT", path, {"typing": True})
     assert (resp.status, resp.errcode) == (401, "M_MISSING_TOKEN")
-    assert server.hs.typing.typing_since([room_id], 0) == {}
-
-
-async def test_serials_stay_ahead_of_tokens_from_before_a_restart() -> None:
-    clock = Clock()
-    before = TypingService(clock, Notifier())
-    for i in range(50):
-        before.set_typing("!r:x", f"@u{i}:x", True)
-    token = before.typing_serial()
-    before.stop()
-    clock.advance(1000)  # a restart takes longer than the 50 changes ran ahead of the clock
-    after = TypingService(clock, Notifier())  # a restarted process knows nothing
-    after.set_typing("!r:x", "@u0:x", True)
-    assert after.typing_since(["!r:x"], token) == {"!r:x": ["@u0:x"]}
-    after.stop()
+    assert await _typers(server, [room_id], 0) == {}

@@ -24,7 +24,7 @@ async def get_nonce(request: web.Request) -> web.Response:
 async def register(request: web.Request) -> web.Response:
     """POST /_synapse/admin/v1/register"""
     hs = get_hs(request)
-    hs.ratelimiter.check("register", client_ip(request), hs.config.rate_limits.registration)
+    await hs.ratelimiter.check("register", client_ip(request), hs.config.rate_limits.registration)
     body = await json_body(request)
     session = await shared_secret.register(
         hs,

@@ -12,7 +12,7 @@ from homeserver.api.params import client_path, get_str, get_str_list, json_body
 from homeserver.api.responses import empty, json_response
 from homeserver.storage.devices import Device
 from homeserver.users import devices, profile, uia
-from homeserver.users.sessions import Requester
+from homeserver.requester import Requester
 
 routes = web.RouteTableDef()
 

@@ -25,7 +25,7 @@ async def post_login(request: web.Request) -> web.Response:
     """POST /_matrix/client/v3/login"""
     hs = get_hs(request)
     ip = client_ip(request)
-    hs.ratelimiter.check("login", ip, hs.config.rate_limits.login)
+    await hs.ratelimiter.check("login", ip, hs.config.rate_limits.login)
     body = await json_body(request)
     login_type = get_str(body, "type")
     if login_type != "m.login.password":

@@ -15,6 +15,7 @@ from homeserver.api.context import get_hs
 from homeserver.api.params import client_path, get_str, json_body
 from homeserver.api.responses import empty, json_response
 from homeserver.errors import invalid_param, missing_param
+from homeserver.rooms import membership
 from homeserver.users import identifiers, profile
 from homeserver.users.profile import ProfileField
 
@@ -44,6 +45,7 @@ async def put_displayname(request: web.Request) -> web.Response:
     value = _new_value(await json_body(request), "displayname", profile.MAX_DISPLAYNAME_LENGTH)
     profile.check_display_name("displayname", value)
     await profile.set_field(get_hs(request), requester, user_id, "displayname", value)
+    await membership.announce_profile(get_hs(request), user_id)
     return empty()
 
 
@@ -61,6 +63,7 @@ async def put_avatar_url(request: web.Request) -> web.Response:
     value = _new_value(await json_body(request), "avatar_url", profile.MAX_AVATAR_URL_LENGTH)
     profile.check_avatar_url(value)
     await profile.set_field(get_hs(request), requester, user_id, "avatar_url", value)
+    await membership.announce_profile(get_hs(request), user_id)
     return empty()
 
 

@@ -39,7 +39,7 @@ async def register(request: web.Request) -> web.Response:
         raise MatrixError(403, "M_GUEST_ACCESS_FORBIDDEN", "Guest access is disabled")
     if not hs.config.registration.enabled:
         raise MatrixError(403, "M_FORBIDDEN", "Registration has been disabled")
-    hs.ratelimiter.check("register", client_ip(request), hs.config.rate_limits.registration)
+    await hs.ratelimiter.check("register", client_ip(request), hs.config.rate_limits.registration)
     body = await json_body(request)
     username = get_str(body, "username", None)
     password = get_str(body, "password", None)
@@ -74,7 +74,7 @@ async def register(request: web.Request) -> web.Response:
 async def register_available(request: web.Request) -> web.Response:
     """GET /_matrix/client/v3/register/available"""
     hs = get_hs(request)
-    hs.ratelimiter.check("register", client_ip(request), hs.config.rate_limits.registration)
+    await hs.ratelimiter.check("register", client_ip(request), hs.config.rate_limits.registration)
     username = request.query.get("username")
     if username is None:
         raise MatrixError(400, "M_MISSING_PARAM", "Missing parameter: username")
@@ -86,7 +86,7 @@ async def register_available(request: web.Request) -> web.Response:
 async def registration_token_validity(request: web.Request) -> web.Response:
     """GET /_matrix/client/v1/register/m.login.registration_token/validity"""
     hs = get_hs(request)
-    hs.ratelimiter.check("register", client_ip(request), hs.config.rate_limits.registration)
+    await hs.ratelimiter.check("register", client_ip(request), hs.config.rate_limits.registration)
     token = request.query.get("token")
     if token is None:
         raise MatrixError(400, "M_MISSING_PARAM", "Missing parameter: token")

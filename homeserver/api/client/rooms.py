@@ -17,9 +17,9 @@ from homeserver.api.responses import json_response
 from homeserver.errors import MatrixError
 from homeserver.rooms import aliases, read
 from homeserver.rooms.create import RoomRequest, create_room
-from homeserver.rooms.filters import parse_room_event_filter
+from homeserver.timeline.filters import parse_room_event_filter
 from homeserver.rooms.send import Draft, Txn, send_event
-from homeserver.users.identifiers import split_user_id
+from homeserver.identifiers import split_user_id
 
 routes = web.RouteTableDef()
 

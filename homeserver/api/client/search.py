@@ -12,7 +12,7 @@ from homeserver.api.params import client_path, get_bool, get_dict, get_int, get_
 from homeserver.api.responses import json_response
 from homeserver.errors import bad_json
 from homeserver.rooms import search
-from homeserver.rooms.filters import parse_room_event_filter
+from homeserver.timeline.filters import parse_room_event_filter
 from homeserver.rooms.search import EventContext, RoomEventsCriteria
 
 routes = web.RouteTableDef()

@@ -14,7 +14,7 @@ from homeserver.sync.filter import create_filter, filter_for_sync, load_filter
 from homeserver.sync.handler import SyncRequest, sync
 from homeserver.sync.to_device import send_to_device
 from homeserver.sync.tokens import SyncToken
-from homeserver.users.identifiers import split_user_id
+from homeserver.identifiers import split_user_id
 
 routes = web.RouteTableDef()
 

@@ -192,5 +192,5 @@ async def preview_url(request: web.Request) -> web.Response:
     hs = get_hs(request)
     query_int(request, "ts", 0)  # validated; the page is always fetched as it is now
     if hs.config.media.url_preview.enabled:
-        hs.ratelimiter.check("url_preview", requester.user_id, hs.config.rate_limits.media_upload)
+        await hs.ratelimiter.check("url_preview", requester.user_id, hs.config.rate_limits.media_upload)
     return json_response(await hs.media.previews.preview(request.query.get("url"), hs.clock.now_ms()))

@@ -21,7 +21,7 @@ async def post_upload(request: web.Request) -> web.Response:
     """POST /_matrix/media/v3/upload"""
     requester = await require_user(request)
     hs = get_hs(request)
-    hs.ratelimiter.check("media_upload", requester.user_id, hs.config.rate_limits.media_upload)
+    await hs.ratelimiter.check("media_upload", requester.user_id, hs.config.rate_limits.media_upload)
     content_uri = await hs.media.upload(requester.user_id, upload_from(request))
     return json_response({"content_uri": content_uri})
 
@@ -31,7 +31,7 @@ async def post_create(request: web.Request) -> web.Response:
     """POST /_matrix/media/v1/create"""
     requester = await require_user(request)
     hs = get_hs(request)
-    hs.ratelimiter.check("media_upload", requester.user_id, hs.config.rate_limits.media_upload)
+    await hs.ratelimiter.check("media_upload", requester.user_id, hs.config.rate_limits.media_upload)
     content_uri, expires = await hs.media.create(requester.user_id)
     return json_response({"content_uri": content_uri, "unused_expires_at": expires})
 

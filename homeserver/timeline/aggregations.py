@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from homeserver.rooms import visibility
+from homeserver.timeline import visibility
 from homeserver.storage import events as event_store
 from homeserver.storage import relations as relation_store
 from homeserver.storage.events import StoredEvent

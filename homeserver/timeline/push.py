@@ -1,5 +1,5 @@
-"""Evaluating a new event's push rules for the room's local members, inside the
-transaction that persists it (push.md "Server behaviour": "The updated notification
+"""Push rules as they apply to room events: each new event evaluated for the room's
+local members, inside the transaction that persists it (push.md "Server behaviour": "The updated notification
 count from a new event MUST appear in the same /sync response as the event itself").
 
 Kept cheap, as it runs on every send: one query for the recipients (which also records
@@ -9,8 +9,9 @@ Python, and one insert of the actions that notify or highlight.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 import asyncpg
@@ -21,14 +22,45 @@ from homeserver.events.errors import AuthError
 from homeserver.events.pdu import content_of
 from homeserver.events.power_levels import parse_power_level, user_power_level
 from homeserver.events.room_versions import RoomVersion
-from homeserver.push import RulesCache, rules
-from homeserver.rooms.aggregations import THREAD, relation_of
+from homeserver.events import push_rules as rules
+from homeserver.timeline.aggregations import THREAD, relation_of
 from homeserver.storage import push as store
 
 if TYPE_CHECKING:
     from homeserver.server import HomeServer
 
 StateKey = tuple[str, str]
+
+
+@dataclass
+class RulesCache:
+    """Compiled push rules by user, each with the ``push_rules.stream_id`` it was built
+    from. A reader passes the version it just read from the database, so a change made
+    by any process is seen at once; this is only ever a cache."""
+
+    max_users: int = 10_000
+    _entries: OrderedDict[str, tuple[int, rules.CompiledRuleset]] = field(default_factory=OrderedDict)
+
+    def get(self, user_id: str, version: int) -> rules.CompiledRuleset | None:
+        entry = self._entries.get(user_id)
+        if entry is None or entry[0] != version:
+            return None
+        self._entries.move_to_end(user_id)
+        return entry[1]
+
+    def put(self, user_id: str, version: int, compiled: rules.CompiledRuleset) -> None:
+        self._entries[user_id] = (version, compiled)
+        self._entries.move_to_end(user_id)
+        while len(self._entries) > self.max_users:
+            self._entries.popitem(last=False)
+
+
+async def push_rules_content(conn: Any, user_id: str) -> dict[str, Any]:
+    """The content of the user's ``m.push_rules`` account data: ``{"global": ruleset}``
+    (push.md "Push Rules: Events")."""
+    stored = await store.get_push_rules(conn, user_id)
+    document = {"rules": stored.rules, "defaults": stored.defaults} if stored is not None else None
+    return {"global": rules.ruleset(user_id, document)}
 
 
 class Persisted(Protocol):
@@ -47,10 +79,11 @@ class Persisted(Protocol):
 async def on_event(
     hs: HomeServer, conn: asyncpg.Connection, room_version: RoomVersion, persisted: Persisted,
     auth_state: Mapping[StateKey, Mapping[str, Any]],
-) -> None:
+) -> tuple[str, Outcome]:
     """Record the push actions of a just-persisted event for every local member it may
-    notify, and mark it read for its sender. ``auth_state`` is the state the event was
-    authorised against (its power levels and create event decide room notifications)."""
+    notify, and mark it read for its sender; its thread and who it notifies.
+    ``auth_state`` is the state the event was authorised against (its power levels and
+    create event decide room notifications)."""
     pdu = persisted.pdu
     thread_id = await thread_of(conn, content_of(pdu))
     invitee = invitee_of(hs, pdu)
@@ -65,7 +98,7 @@ async def on_event(
             conn, persisted.room_id, persisted.event_id, persisted.stream_ordering, thread_id, hs.clock.now_ms(),
             outcome.notifies,
         )
-    outcome.poke(hs, persisted.stream_ordering)
+    return thread_id, outcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,11 +106,6 @@ class Outcome:
     notifies: list[store.Notify]
     # Recipients with pushers whom the event notifies.
     to_push: list[str]
-
-    def poke(self, hs: HomeServer, stream_ordering: int) -> None:
-        """Wake the pushers once the actions are stored."""
-        if self.to_push:
-            hs.push.pushers.poke(stream_ordering, self.to_push)
 
 
 def invitee_of(hs: HomeServer, pdu: Mapping[str, Any]) -> str | None:
@@ -105,7 +133,7 @@ async def evaluate(
     names = wants_names(pdu)
     level, notification_levels = _sender_levels(room_version, sender, auth_state)
     event = rules.PushEvent({**pdu, "event_id": event_id, "room_id": room_id}, member_count, level, notification_levels)
-    rulesets = await compiled_rules(conn, hs.push.rules, recipients)
+    rulesets = await compiled_rules(conn, hs.push_rules, recipients)
     notifies, to_push = [], []
     # Ignored users' messages and invites never reach the client (spec: "Ignoring Users"),
     # so they must not notify either; their other state events still do.

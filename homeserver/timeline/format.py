@@ -8,7 +8,7 @@ from typing import Any
 
 from homeserver.events.redaction import redact_event
 from homeserver.events.room_versions import get_room_version
-from homeserver.rooms import aggregations
+from homeserver.timeline import aggregations
 from homeserver.storage import events as event_store
 from homeserver.storage.events import StoredEvent
 

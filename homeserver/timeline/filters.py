@@ -19,12 +19,39 @@ class RoomEventFilter:
     lazy_load_members: bool = False
     unread_thread_notifications: bool = False
 
+    def allows(self, event_type: str, sender: str) -> bool:
+        """The filter in Python, as ``type_patterns`` and the sender lists are in SQL."""
+        if any(glob_match(p, event_type) for p in self.not_types) or sender in self.not_senders:
+            return False
+        if self.types is not None and not any(glob_match(p, event_type) for p in self.types):
+            return False
+        return self.senders is None or sender in self.senders
+
     def type_patterns(self) -> tuple[list[str] | None, list[str] | None]:
         """LIKE patterns for ``types`` and ``not_types`` (``*`` is the spec's wildcard)."""
         return (
             [_like(t) for t in self.types] if self.types is not None else None,
             [_like(t) for t in self.not_types] or None,
         )
+
+
+def glob_match(pattern: str, value: str) -> bool:
+    """Whether ``value`` matches ``pattern``, where ``*`` matches any run of characters
+    and nothing else is special (spec: "Filtering"). Linear in both: each piece between
+    stars is found left to right, which is the leftmost-shortest match a star needs."""
+    pieces = pattern.split("*")
+    if len(pieces) == 1:
+        return value == pattern
+    first, *middle, last = pieces
+    if len(value) < len(first) + len(last) or not value.startswith(first) or not value.endswith(last):
+        return False
+    at, end = len(first), len(value) - len(last)
+    for piece in middle:
+        found = value.find(piece, at, end)
+        if found < 0:
+            return False
+        at = found + len(piece)
+    return True
 
 
 def _like(pattern: str) -> str:
