@@ -75,10 +75,12 @@ async def running_server(
         **(config or {}),
     }
     (data_dir / "homeserver.yaml").write_text(yaml.safe_dump(raw))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "run", "--config", str(data_dir / "homeserver.yaml")],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "PYTHONOPTIMIZE": "1"},
-    )
+    # The server's log goes to a file: a pipe nobody reads fills up and blocks the server.
+    with open(data_dir / "server.log", "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "cli.main", "run", "--config", str(data_dir / "homeserver.yaml")],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log, env={**os.environ, "PYTHONOPTIMIZE": "1"},
+        )
     session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
     url = f"http://127.0.0.1:{port}"
     try:
@@ -91,7 +93,7 @@ async def running_server(
             except aiohttp.ClientError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("server did not start: " + (process.stderr.read().decode() if process.stderr else ""))
+                raise RuntimeError("server did not start: " + (data_dir / "server.log").read_text())
             await asyncio.sleep(0.2)
         yield Server(url, data_dir, process, session)
     finally:

@@ -9,6 +9,7 @@ import ssl
 from aiohttp import web
 
 from homeserver.api import middleware
+from homeserver.api.connections import Runner
 from homeserver.api.admin import ROUTES as ADMIN_ROUTES
 from homeserver.api.client import ROUTES as CLIENT_ROUTES
 from homeserver.api.context import HOMESERVER
@@ -41,7 +42,7 @@ def build_app(hs: HomeServer) -> web.Application:
 async def serve(config: Config) -> None:
     """Run until cancelled: start the HomeServer, listen on every configured listener."""
     hs = await HomeServer.start(config)
-    runner = web.AppRunner(build_app(hs), access_log=None)
+    runner = Runner(build_app(hs), config.server)
     try:
         await runner.setup()
         for listener in config.server.listeners:

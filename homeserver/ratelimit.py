@@ -1,5 +1,5 @@
 """Token-bucket rate limiting keyed by (action, requester), shared by every server
-process through PostgreSQL, and failed-login lockout.
+process through PostgreSQL. (The login lockout is shared too: users/login.py.)
 
 A bucket lives in an UNLOGGED table: one statement refills it for the time passed and
 takes a token if there is one, atomically, so concurrent requests in any process count.
@@ -19,11 +19,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from homeserver.clock import Clock
-from homeserver.config import AuthConfig, RateLimit
+from homeserver.config import RateLimit
 from homeserver.errors import limit_exceeded
 from homeserver.storage.db import Database
 
-_MAX_KEYS = 100_000  # oldest lockout entries are forgotten past this, bounding memory
+_MAX_KEYS = 100_000  # in-memory send buckets are forgotten past this, bounding memory
 # A bucket untouched for this long has refilled for any configured limit: delete it.
 _IDLE_MS = 3_600_000
 _CLEAN_INTERVAL_S = 300.0
@@ -81,44 +81,3 @@ class RateLimiter:
             await self.db.pool.execute(
                 "DELETE FROM rate_limit_buckets WHERE updated_ms < $1", self.clock.now_ms() - _IDLE_MS
             )
-
-
-@dataclass
-class LoginLockout:
-    """Counts failed logins per account and per address; too many lock them out a while.
-
-    Each failure also costs a growing delay, so guessing slows down before the lockout.
-    """
-
-    clock: Clock
-    config: AuthConfig
-    _failures: OrderedDict[str, list[int]] = field(default_factory=OrderedDict)
-
-    def check(self, *keys: str) -> None:
-        now = self.clock.now_ms()
-        for key in keys:
-            recent = self._recent(key, now)
-            locked_until = recent[-1] + self.config.lockout_ms if recent else 0
-            if len(recent) >= self.config.lockout_after_failures and now < locked_until:
-                raise limit_exceeded(locked_until - now)
-
-    def delay_seconds(self, *keys: str) -> float:
-        now = self.clock.now_ms()
-        count = max((len(self._recent(k, now)) for k in keys), default=0)
-        return min(0.1 * 2**count, 2.0) if count else 0.0
-
-    def failed(self, *keys: str) -> None:
-        now = self.clock.now_ms()
-        for key in keys:
-            recent = self._recent(key, now)
-            recent.append(now)
-            self._failures[key] = recent
-            self._failures.move_to_end(key)
-        while len(self._failures) > _MAX_KEYS:
-            self._failures.popitem(last=False)
-
-    def succeeded(self, account_key: str) -> None:
-        self._failures.pop(account_key, None)
-
-    def _recent(self, key: str, now: int) -> list[int]:
-        return [t for t in self._failures.get(key, ()) if now - t < self.config.failure_window_ms]

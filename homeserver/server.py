@@ -19,7 +19,7 @@ from homeserver.media.repository import MediaRepository
 from homeserver.media.store import FileMediaStore
 from homeserver.metrics import Metrics
 from homeserver.push.pushers import PusherPool
-from homeserver.ratelimit import LoginLockout, RateLimiter
+from homeserver.ratelimit import RateLimiter
 from homeserver.rooms.group_commit import MessageWriter
 from homeserver.rooms.typing import TypingService
 from homeserver.storage.db import Database
@@ -47,7 +47,6 @@ class HomeServer:
     server_key: ServerKey
     clock: Clock
     ratelimiter: RateLimiter
-    lockout: LoginLockout
     passwords: PasswordHasher
     metrics: Metrics
     room_locks: KeyedLock
@@ -110,7 +109,6 @@ class HomeServer:
             clock=clock,
             ratelimiter=RateLimiter(db, clock, enabled=config.rate_limits.enabled,
                                     processes=lambda: len(peers.others) + 1),
-            lockout=LoginLockout(clock, config.auth),
             passwords=PasswordHasher(config.auth.password_hash),
             metrics=Metrics(),
             room_locks=KeyedLock(),

@@ -62,6 +62,8 @@ TEST_CONFIG: dict[str, Any] = {
     "server": {"server_name": "test.local"},
     "auth": {"password_hash": {"time_cost": 1, "memory_cost_kib": 64, "parallelism": 1}},
     "rate_limits": {"enabled": False},
+    # The tests never cut the power: no disk flush per commit (the default is durable).
+    "database": {"synchronous_commit": False},
 }
 
 

@@ -58,7 +58,7 @@ class RoomContext:
             for event in served:
                 txn = txns.get(event["event_id"])
                 if txn is not None:
-                    event.setdefault("unsigned", {})["transaction_id"] = txn.removeprefix("redact/")
+                    event.setdefault("unsigned", {})["transaction_id"] = txn
         return [apply_event_fields(e, self.filter.event_fields) for e in served]
 
 

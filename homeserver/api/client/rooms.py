@@ -79,7 +79,7 @@ async def put_send(request: web.Request) -> web.Response:
     content = await json_body(request)
     draft = Draft(request.match_info["eventType"], content)
     sent = await send_event(get_hs(request), room_id, requester.user_id, draft,
-                            Txn(requester.device_id, request.match_info["txnId"]))
+                            Txn(requester.device_id, f"send/{draft.type}", request.match_info["txnId"]))
     return json_response({"event_id": sent.event_id})
 
 
@@ -137,7 +137,7 @@ async def put_redact(request: web.Request) -> web.Response:
     draft = Draft("m.room.redaction", {"reason": reason} if reason is not None else {},
                   redacts=request.match_info["eventId"])
     sent = await send_event(get_hs(request), room_id, requester.user_id, draft,
-                            Txn(requester.device_id, "redact/" + request.match_info["txnId"]))
+                            Txn(requester.device_id, f"redact/{draft.redacts}", request.match_info["txnId"]))
     return json_response({"event_id": sent.event_id})
 
 
