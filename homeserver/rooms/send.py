@@ -294,7 +294,7 @@ async def persist_local(
     state_group = extremities[0][2] if extremities else None
     sent = await _store(hs, conn, writer, room_id, event_id, pdu, state_group, txn)
     thread_id, outcome = await push_evaluate.on_event(hs, conn, room_version, sent, auth_state)
-    announce(hs, writer, sent, Txn(txn.device_id, txn.txn_id) if txn else None, thread_id, outcome)
+    announce(hs, writer, sent, Txn(txn.device_id, txn.endpoint, txn.txn_id) if txn else None, thread_id, outcome)
     return sent
 
 
