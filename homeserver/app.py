@@ -16,6 +16,7 @@ from homeserver.api.context import HOMESERVER
 from homeserver.api.media import ROUTES as MEDIA_ROUTES
 from homeserver.api.metrics import routes as METRICS_ROUTES
 from homeserver.api.params import static_version_routes
+from homeserver.api.web_client import routes as web_client_routes
 from homeserver.config import Config, ListenerConfig
 from homeserver.server import HomeServer
 
@@ -34,6 +35,7 @@ def build_app(hs: HomeServer) -> web.Application:
     app.on_shutdown.append(wake_long_polls)
     for routes in (*CLIENT_ROUTES, *MEDIA_ROUTES, *ADMIN_ROUTES, METRICS_ROUTES):
         app.add_routes(static_version_routes(routes))
+    app.add_routes(web_client_routes(hs.config.web_client))
     return app
 
 

@@ -143,6 +143,8 @@ class RateLimitsConfig:
     reports: RateLimit = RateLimit(per_second=0.05, burst=10)
     # Per user: POST /_matrix/media/v3/upload, POST /_matrix/media/v1/create, URL previews.
     media_upload: RateLimit = RateLimit(per_second=1.0, burst=20)
+    # Per user: events sent (PUT /send, /state, /redact), shared out over the processes.
+    messages: RateLimit = RateLimit(per_second=5.0, burst=50)
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +204,15 @@ class MediaConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class WebClientConfig:
+    # The built-in web chat client (homeserver/web/); false serves nothing in its place.
+    enabled: bool = True
+    # Where it is served: "/" or a path such as "/chat/" (outside /_matrix, /_synapse,
+    # /.well-known and /metrics).
+    path: str = "/"
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     server: ServerConfig = ServerConfig()
     database: DatabaseConfig = DatabaseConfig()
@@ -212,6 +223,7 @@ class Config:
     rooms: RoomsConfig = RoomsConfig()
     presence: PresenceConfig = PresenceConfig()
     media: MediaConfig = MediaConfig()
+    web_client: WebClientConfig = WebClientConfig()
     # Directory holding the config's relative paths (signing key, embedded database).
     data_dir: str = "."
 
@@ -279,6 +291,7 @@ def _check(config: Config) -> None:
         if getattr(config.presence, name) < 1000:
             raise ConfigError(f"presence.{name}: expected at least 1000 (one second)")
     _check_media(config.media)
+    _check_web_client(config.web_client)
 
 
 def _check_media(media: MediaConfig) -> None:
@@ -294,6 +307,18 @@ def _check_network(path: str, cidr: str) -> None:
         ipaddress.ip_network(cidr, strict=False)
     except ValueError:
         raise ConfigError(f"{path}: not an IP address or range: {cidr!r}") from None
+
+
+WEB_CLIENT_PATH = re.compile(r"^/(?:[A-Za-z0-9_-]+/?)*$")
+RESERVED_PREFIXES = ("/_matrix", "/_synapse", "/.well-known", "/metrics")
+
+
+def _check_web_client(web_client: WebClientConfig) -> None:
+    path = web_client.path
+    if not WEB_CLIENT_PATH.fullmatch(path):
+        raise ConfigError(f"web_client.path: expected a path such as / or /chat/, got {path!r}")
+    if any(path == p or path.startswith(p + "/") for p in RESERVED_PREFIXES):
+        raise ConfigError(f"web_client.path: {path!r} is under a path the server's APIs use")
 
 
 def _parse_dataclass(cls: type, raw: Any, path: str) -> Any:

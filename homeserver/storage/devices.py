@@ -116,8 +116,16 @@ async def lookup_access_token(conn: Conn, token_hash: bytes) -> AccessToken | No
     return AccessToken(**row) if row else None
 
 
-async def mark_access_token_used(conn: Conn, token_id: int) -> None:
-    await conn.execute("UPDATE access_tokens SET used = TRUE WHERE id = $1", token_id)
+async def mark_access_token_used(conn: Conn, token_id: int, refresh_token_id: int) -> None:
+    """The first use of a refreshed access token: mark it used and revoke the refresh
+    token its own replaced (spec: "Refreshing access tokens": the old one stays valid
+    until the new access or refresh token is used), in one statement; a concurrent
+    first use finds it used and changes nothing."""
+    await conn.execute(
+        "WITH u AS (UPDATE access_tokens SET used = TRUE WHERE id = $1 AND NOT used RETURNING 1)"
+        " DELETE FROM refresh_tokens WHERE next_id = $2 AND EXISTS (SELECT 1 FROM u)",
+        token_id, refresh_token_id,
+    )
 
 
 async def delete_access_token(conn: Conn, token_id: int) -> None:

@@ -116,12 +116,16 @@ async def authenticate(hs: HomeServer, access_token: str, ip: str, user_agent: s
         raise MatrixError(401, "M_UNKNOWN_TOKEN", "Access token has expired", soft_logout=True)
     if not token.used and token.refresh_token_id is not None:
         # The first use of a refreshed token retires the refresh token before it; no
-        # other access token depends on that one (refresh ended its own).
-        async with hs.db.transaction() as conn:
-            await store.mark_access_token_used(conn, token.id)
-            await store.delete_superseded_refresh_token(conn, token.refresh_token_id)
-        token = replace(token, used=True)
-        _update_cached(hs, hashed, token)
+        # other access token depends on that one (refresh ended its own). Several
+        # requests using it at once, or a refresh racing them, may deadlock in the
+        # database: the token is valid either way, and a later use retires it.
+        try:
+            await store.mark_access_token_used(hs.db.pool, token.id, token.refresh_token_id)
+        except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
+            log.info("first use of a refreshed access token of %s: retiring its predecessor later", token.user_id)
+        else:
+            token = replace(token, used=True)
+            _update_cached(hs, hashed, token)
     if token.last_seen_ts is None or now - token.last_seen_ts >= _LAST_SEEN_RESOLUTION_MS:
         await store.touch_device(hs.db.pool, token.user_id, token.device_id, now, ip, user_agent)
         _update_cached(hs, hashed, replace(token, last_seen_ts=now))

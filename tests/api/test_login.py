@@ -267,3 +267,25 @@ async def test_nul_characters_are_refused_not_crashing(server: TestServer) -> No
     alice = await server.register("alice")
     resp = await alice.get("profile/%40al%00ice%3Atest.local")
     assert (resp.status, resp.errcode) == (400, "M_INVALID_PARAM")
+
+
+async def test_a_refreshed_token_used_by_many_requests_at_once_never_answers_500(server: TestServer) -> None:
+    """The web client's pattern: right after a refresh, several sends, typing and the
+    next refresh race each other with the new tokens."""
+    import asyncio
+
+    gina = await server.register("gina")
+    login = await server.login("gina", gina.password, refresh_token=True)
+    refresh = login.body["refresh_token"]
+    room_id = (await server.request("POST", "createRoom", {}, token=login.body["access_token"])).body["room_id"]
+    for round_ in range(10):
+        new = await server.request("POST", "refresh", {"refresh_token": refresh})
+        assert new.status == 200, new
+        access, refresh = new.body["access_token"], new.body["refresh_token"]
+        results = await asyncio.gather(
+            *(server.request("PUT", f"rooms/{room_id}/send/m.room.message/r{round_}m{i}",
+                             {"msgtype": "m.text", "body": "hi"}, token=access) for i in range(6)),
+            *(server.request("PUT", f"rooms/{room_id}/typing/{gina.user_id}", {"typing": True}, token=access)
+              for _ in range(2)),
+        )
+        assert all(r.status == 200 for r in results), [r for r in results if r.status != 200]

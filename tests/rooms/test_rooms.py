@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.helpers import TestServer, User
@@ -165,3 +167,19 @@ async def test_profile_changes_reach_the_rooms(server: TestServer) -> None:
     assert member.body == {"membership": "join", "displayname": "Alice A."}
     members = await alice.get(f"rooms/{room_id}/joined_members")
     assert members.body["joined"][alice.user_id] == {"display_name": "Alice A."}
+
+
+async def test_sends_are_rate_limited_per_user(start_server: Any) -> None:
+    server = await start_server({"rate_limits": {"enabled": True, "messages": {"per_second": 0.5, "burst": 2}}})
+    alice, bob = await server.register("alice"), await server.register("bob")
+    room_id = await create_room(alice, preset="public_chat")
+    await send_text(alice, room_id, "one", "t1")
+    await send_text(alice, room_id, "two", "t2")
+    resp = await alice.put(f"rooms/{room_id}/send/m.room.message/t3", {"msgtype": "m.text", "body": "three"})
+    assert (resp.status, resp.errcode) == (429, "M_LIMIT_EXCEEDED")
+    assert 0 < resp.body["retry_after_ms"] <= 2000
+    assert (await bob.post(f"join/{room_id}")).status == 200, "joins are not sends"
+    await send_text(bob, room_id, "bob has his own bucket", "b1")
+    messages = (await alice.get(f"rooms/{room_id}/messages", params={"dir": "b"})).body["chunk"]
+    assert [e["content"]["body"] for e in messages if e["type"] == "m.room.message"] == [
+        "bob has his own bucket", "two", "one"]
