@@ -95,5 +95,5 @@ def _serve(ctx: RoomContext, event: CommittedEvent, room_version: str) -> dict[s
     )
     out = client_event(stored, room_version)
     if event.txn is not None and event.sender == ctx.user_id and event.txn[0] == ctx.device_id:
-        out.setdefault("unsigned", {})["transaction_id"] = event.txn[1].removeprefix("redact/")
+        out.setdefault("unsigned", {})["transaction_id"] = event.txn[1]
     return out

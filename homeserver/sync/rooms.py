@@ -75,7 +75,7 @@ class RoomContext:
         mine = [e["event_id"] for e in served.values() if e["sender"] == self.user_id]
         txns = await sync_store.txn_ids(self.conn, self.user_id, self.device_id, mine) if mine else {}
         for event_id, txn in txns.items():
-            served[event_id].setdefault("unsigned", {})["transaction_id"] = txn.removeprefix("redact/")
+            served[event_id].setdefault("unsigned", {})["transaction_id"] = txn
         return {room_id: [apply_event_fields(served[e.event_id], self.filter.event_fields) for e in events]
                 for room_id, events in timelines.items()}
 
