@@ -18,7 +18,9 @@ from homeserver.errors import MatrixError
 from homeserver.requester import Requester
 from homeserver.server import ACCESS_TOKENS, HomeServer
 from homeserver.storage import devices as store
-from homeserver.streams import Change, Invalidation
+from homeserver.storage import e2e_keys as key_store
+from homeserver.streams import Change, Invalidation, Stream, Writer
+from homeserver.streams.device_lists import announce
 
 # Device last-seen is written at most this often per device, keeping writes off the hot path.
 _LAST_SEEN_RESOLUTION_MS = 60_000
@@ -159,13 +161,33 @@ async def refresh(hs: HomeServer, refresh_token: str) -> Session:
 
 async def logout(hs: HomeServer, requester: Requester) -> None:
     """Invalidate the access token and delete its device (spec: POST /logout)."""
-    await store.delete_devices(hs.db.pool, requester.user_id, [requester.device_id])
-    await forget_sessions(hs, requester.user_id, requester.device_id)
+    await end_devices(hs, requester.user_id, [requester.device_id])
 
 
 async def logout_all(hs: HomeServer, user_id: str) -> None:
-    await store.delete_all_devices(hs.db.pool, user_id)
-    await forget_sessions(hs, user_id)
+    await end_devices(hs, user_id, None)
+
+
+async def end_devices(hs: HomeServer, user_id: str, device_ids: list[str] | None) -> None:
+    """Delete these devices (None: all the user's) and end their sessions."""
+    async with hs.feed.writing(Stream.DEVICE_LISTS) as writer, hs.db.transaction() as conn:
+        await delete_devices(conn, writer, user_id, device_ids)
+    if device_ids is None or device_ids:
+        await forget_sessions(hs, user_id, *(device_ids or ()))
+
+
+async def delete_devices(
+    conn: asyncpg.Connection, writer: Writer, user_id: str, device_ids: list[str] | None, keep: str | None = None
+) -> None:
+    """Delete devices (None: all the user's but ``keep``) with their tokens and keys, in
+    the caller's transaction, whose writer brackets DEVICE_LISTS: the end of a device
+    that had keys is a device-list change (spec: GET /keys/changes). The caller then
+    calls ``forget_sessions``."""
+    if device_ids is None:
+        device_ids = [d.device_id for d in await store.list_devices(conn, user_id) if d.device_id != keep]
+    if await key_store.delete_device_keys(conn, user_id, device_ids):
+        await announce(writer, conn, user_id)
+    await store.delete_devices(conn, user_id, device_ids)
 
 
 async def forget_sessions(hs: HomeServer, user_id: str, *device_ids: str) -> None:

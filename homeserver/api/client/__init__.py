@@ -5,6 +5,7 @@ from homeserver.api.client import (
     account_data,
     devices,
     directory,
+    keys,
     discovery,
     login,
     membership,
@@ -16,6 +17,7 @@ from homeserver.api.client import (
     register,
     relations,
     reports,
+    room_keys,
     rooms,
     search,
     sync,
@@ -44,4 +46,6 @@ ROUTES = [
     typing.routes,
     push.routes,
     receipts.routes,
+    keys.routes,
+    room_keys.routes,
 ]
