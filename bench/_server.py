@@ -67,17 +67,20 @@ async def running_server(
 ) -> AsyncIterator[Server]:
     data_dir = Path(tempfile.mkdtemp(prefix="homeserver-bench-"))
     port = free_port()
+    fresh = await _create_database(database_url) if database_url else None
     raw: dict[str, Any] = {
         "server": {"server_name": "bench.local", "listeners": [{"port": port}]},
         "rate_limits": {"enabled": False},
-        "database": {"url": database_url} if database_url else {},
+        "database": {"url": fresh[1]} if fresh else {},
         **(config or {}),
     }
     (data_dir / "homeserver.yaml").write_text(yaml.safe_dump(raw))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "run", "--config", str(data_dir / "homeserver.yaml")],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "PYTHONOPTIMIZE": "1"},
-    )
+    # The server's log goes to a file: a pipe nobody reads fills up and blocks the server.
+    with open(data_dir / "server.log", "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "cli.main", "run", "--config", str(data_dir / "homeserver.yaml")],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log, env={**os.environ, "PYTHONOPTIMIZE": "1"},
+        )
     session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
     url = f"http://127.0.0.1:{port}"
     try:
@@ -90,14 +93,40 @@ async def running_server(
             except aiohttp.ClientError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("server did not start: " + (process.stderr.read().decode() if process.stderr else ""))
+                raise RuntimeError("server did not start: " + (data_dir / "server.log").read_text())
             await asyncio.sleep(0.2)
         yield Server(url, data_dir, process, session)
     finally:
         await session.close()
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=60)
+        if fresh is not None:
+            await _drop_database(database_url, fresh[0])  # type: ignore[arg-type]
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+async def _create_database(server_url: str) -> tuple[str, str]:
+    """A new database on the PostgreSQL at ``server_url``: its name and URL."""
+    import asyncpg
+
+    name = f"bench_{os.getpid()}_{time.monotonic_ns()}"
+    admin = await asyncpg.connect(server_url)
+    try:
+        await admin.execute(f"CREATE DATABASE {name}")
+    finally:
+        await admin.close()
+    base, sep, query = server_url.partition("?")
+    return name, f"{base.rsplit('/', 1)[0] if base.count('/') > 2 else base}/{name}{sep}{query}"
+
+
+async def _drop_database(server_url: str, name: str) -> None:
+    import asyncpg
+
+    admin = await asyncpg.connect(server_url)
+    try:
+        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    finally:
+        await admin.close()
 
 
 @asynccontextmanager
@@ -107,7 +136,6 @@ async def running_cluster(
     """``count`` server processes of one server on one fresh database (of the PostgreSQL
     at ``database_url``, or of an embedded one started here), sharing the signing key
     and the media directory, as behind a load balancer."""
-    import asyncpg
     import pgserver
 
     data_dir = Path(tempfile.mkdtemp(prefix="homeserver-bench-cluster-"))
@@ -115,12 +143,7 @@ async def running_cluster(
     if database_url is None:
         embedded = pgserver.get_server(data_dir / "postgres", cleanup_mode="stop")
         database_url = embedded.get_uri()
-    name = f"bench_{os.getpid()}_{int(time.time())}"
-    admin = await asyncpg.connect(database_url)
-    await admin.execute(f"CREATE DATABASE {name}")
-    await admin.close()
-    base, sep, query = database_url.partition("?")
-    url = f"{base.rsplit('/', 1)[0] if base.count('/') > 2 else base}/{name}{sep}{query}"
+    name, url = await _create_database(database_url)
     session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
     processes: list[subprocess.Popen[bytes]] = []
     servers = []
@@ -153,9 +176,7 @@ async def running_cluster(
             process.send_signal(signal.SIGTERM)
         for process in processes:
             process.wait(timeout=60)
-        admin = await asyncpg.connect(database_url)
-        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        await admin.close()
+        await _drop_database(database_url, name)
         if embedded is not None:
             embedded.cleanup()
         shutil.rmtree(data_dir, ignore_errors=True)

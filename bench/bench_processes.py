@@ -138,6 +138,7 @@ async def main() -> None:
     parser.add_argument("--rounds", type=int, default=300)
     parser.add_argument("--idle", type=int, default=10_000)
     parser.add_argument("--mixed-seconds", type=float, default=30.0)
+    parser.add_argument("--interval", type=float, default=1.0)
     args = parser.parse_args()
     for count in (int(n) for n in args.processes.split(",")):
         async with running_cluster(count, args.database_url, CHEAP_HASH) as servers:
@@ -146,7 +147,8 @@ async def main() -> None:
             print(f"{count} process(es): " + summary("delivery (send on the first -> /sync on the last)",
                                                      await delivery(servers, args.rounds)))
             if args.mixed_seconds:
-                result = await mixed_load(servers, pairs=20, creators=3, seconds=args.mixed_seconds)
+                result = await mixed_load(servers, pairs=20, creators=3, seconds=args.mixed_seconds,
+                                          interval=args.interval)
                 times = list(result.delivered.values())
                 print(f"{count} process(es): mixed load: {len(times)} of {result.sent} messages delivered; "
                       f"p50 {percentile(times, 50):.1f} ms, p99 {percentile(times, 99):.1f} ms, max {max(times):.0f} ms")

@@ -9,6 +9,11 @@
    with all N parked.
 3. Initial sync: a user in 100 rooms with 50 messages each; full initial /sync time.
 4. Incremental sync: with nothing new and timeout=0, requests per second.
+5. Mixed load (issue 10's script, bench/_load.py): --pairs pairs chatting in DMs, each
+   side sending a message every --interval seconds, answering each with a read receipt,
+   a read marker and now and then account data, while 3 users keep creating rooms, for
+   --mixed-seconds; every message's delivery to its partner's /sync: how many arrived,
+   p50, p99 and max.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._http import RawConnection  # noqa: E402
+from bench._load import mixed_load  # noqa: E402
 from bench._server import Server, percentile, running_server, server_rss_mb, summary  # noqa: E402
 
 CHEAP_HASH = {"auth": {"password_hash": {"time_cost": 1, "memory_cost_kib": 64, "parallelism": 1}}}
@@ -132,6 +138,9 @@ async def main() -> None:
     parser.add_argument("--idle", default="1000,10000")
     parser.add_argument("--rooms", type=int, default=100)
     parser.add_argument("--messages", type=int, default=50)
+    parser.add_argument("--pairs", type=int, default=20)
+    parser.add_argument("--interval", type=float, default=1.0)
+    parser.add_argument("--mixed-seconds", type=float, default=30.0)
     args = parser.parse_args()
     async with running_server(args.database_url, CHEAP_HASH) as server:
         samples, send_parts = await delivery(server, args.rounds)
@@ -140,6 +149,13 @@ async def main() -> None:
         print(f"initial sync, {args.rooms} rooms x {args.messages} messages: "
               f"p50 {await initial_sync(server, args.rooms, args.messages):.0f} ms")
         print(f"incremental sync (nothing new, timeout=0): {await incremental(server, 5):.0f} requests/s")
+    if args.mixed_seconds:
+        async with running_server(args.database_url, CHEAP_HASH) as server:
+            result = await mixed_load([server], args.pairs, 3, args.mixed_seconds, args.interval)
+            times = list(result.delivered.values())
+            print(f"mixed load ({args.pairs} pairs, a message per {args.interval:g} s each side, 3 creating rooms): "
+                  f"{len(times)} of {result.sent} delivered; p50 {percentile(times, 50):.1f} ms, "
+                  f"p99 {percentile(times, 99):.1f} ms, max {max(times):.0f} ms")
     offset = 0
     for count in (int(c) for c in args.idle.split(",")):
         async with running_server(args.database_url, CHEAP_HASH) as server:

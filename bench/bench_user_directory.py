@@ -4,8 +4,9 @@
 
 Seeds users straight into the database (COPY), with display names mixing accented Latin,
 Vietnamese, Chinese, Japanese and Korean names, then sends searches one after another: the
-2 to 6 character prefixes and substrings of real names people type. Reports p50 and p99
-at each size. Then logs in with m.login.password, hashed with the production argon2id
+2 to 6 character prefixes and substrings of real names people type, then whole usernames
+and display names (and each less its last character, and a first name with the start of
+the next). Reports p50 and p99 of each shape at each size. Then logs in with m.login.password, hashed with the production argon2id
 settings, and reports that too.
 """
 
@@ -128,6 +129,27 @@ def make_terms(count: int, people: list[tuple[str, str | None]], rng: random.Ran
     return terms
 
 
+def whole_terms(count: int, people: list[tuple[str, str | None]], rng: random.Random) -> dict[str, list[str]]:
+    """What people type when they know the name: a whole username or display name, the
+    same less its last character (still typing), and a first name with the start of the
+    next (several words)."""
+    shapes: dict[str, list[str]] = {
+        "whole username": [], "username less its last character": [], "whole display name": [],
+        "display name less its last character": [], "first name and start of the next": [],
+    }
+    while min(len(terms) for terms in shapes.values()) < count:
+        localpart, name = rng.choice(people)
+        shapes["whole username"].append(localpart)
+        shapes["username less its last character"].append(localpart[:-1])
+        if name:
+            shapes["whole display name"].append(name)
+            shapes["display name less its last character"].append(name[:-1])
+            parts = name.split()
+            if len(parts) > 1:
+                shapes["first name and start of the next"].append(f"{parts[0]} {parts[1][:2]}")
+    return {shape: terms[:count] for shape, terms in shapes.items()}
+
+
 async def seed(conn: asyncpg.Connection, people: list[tuple[str, str | None]], rng: random.Random) -> None:
     users: list[tuple[object, ...]] = []
     profiles: list[tuple[object, ...]] = []
@@ -140,13 +162,13 @@ async def seed(conn: asyncpg.Connection, people: list[tuple[str, str | None]], r
         users.append((user_id, localpart, 0))
         profiles.append((user_id, name, avatar))
         entries.append((user_id, name, avatar, False, entry.localpart_key, entry.displayname_key, entry.words,
-                        entry.sort_name))
+                        entry.sort_name, list(entry.prefixes)))
         prefixes.extend((prefix, entry.sort_name, user_id) for prefix in entry.prefixes)
     await conn.copy_records_to_table("users", records=users, columns=["user_id", "localpart", "created_ts"])
     await conn.copy_records_to_table("profiles", records=profiles, columns=["user_id", "displayname", "avatar_url"])
     await conn.copy_records_to_table("user_directory", records=entries, columns=[
         "user_id", "displayname", "avatar_url", "hidden", "localpart_key", "displayname_key", "words",
-        "sort_name"])
+        "sort_name", "prefixes"])
     await conn.copy_records_to_table(
         "user_directory_prefixes", records=prefixes, columns=["prefix", "sort_name", "user_id"])
     # A server that has been up a while is vacuumed: index-only scans skip the heap, and
@@ -233,9 +255,13 @@ async def main(args: argparse.Namespace) -> None:
                 print(f"seeded {len(people)} users in {time.perf_counter() - started:.1f} s", flush=True)
                 terms = make_terms(args.warmup + args.queries, people, rng)
                 samples, baseline = await measure_search(server, token, terms, args.warmup)
-                print(summary(f"search, {len(people)} users", samples), f"max={max(samples):.2f} ms",
-                      f"(load average {os.getloadavg()[0]:.2f})")
+                print(summary(f"search, {len(people)} users, typed 2-6 characters", samples),
+                      f"max={max(samples):.2f} ms (load average {os.getloadavg()[0]:.2f})")
                 print("  " + summary("auth-only baseline (GET /account/whoami)", baseline), flush=True)
+                for shape, shaped in whole_terms(args.whole_queries, people, rng).items():
+                    samples, _ = await measure_search(server, token, shaped, 0)
+                    print(summary(f"search, {len(people)} users, {shape}", samples),
+                          f"max={max(samples):.2f} ms (load average {os.getloadavg()[0]:.2f})", flush=True)
             size = await conn.fetchval(
                 "SELECT pg_size_pretty(pg_total_relation_size('user_directory')"
                 " + pg_total_relation_size('user_directory_prefixes'))")
@@ -255,6 +281,8 @@ def parse_args() -> argparse.Namespace:
                         help="directory sizes to measure at, ascending (default: 10000,100000)")
     parser.add_argument("--queries", type=int, default=3000, help="searches measured at each size")
     parser.add_argument("--warmup", type=int, default=300, help="searches sent first and not measured")
+    parser.add_argument("--whole-queries", type=int, default=1000,
+                        help="searches measured for each shape of whole names (usernames, display names, words)")
     parser.add_argument("--logins", type=int, default=60)
     parser.add_argument("--seed", type=int, default=1)
     return parser.parse_args()

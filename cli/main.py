@@ -27,6 +27,9 @@ def main(verbose: bool) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("pgserver").setLevel(logging.WARNING)
+    # While the database is down, asyncpg's pool logs a traceback per reconnection
+    # attempt; storage/db.py logs the loss and the return once each.
+    logging.getLogger("asyncpg.pool").setLevel(logging.ERROR)
 
 
 @main.command()

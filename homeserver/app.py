@@ -9,12 +9,14 @@ import ssl
 from aiohttp import web
 
 from homeserver.api import middleware
+from homeserver.api.connections import Runner
 from homeserver.api.admin import ROUTES as ADMIN_ROUTES
 from homeserver.api.client import ROUTES as CLIENT_ROUTES
 from homeserver.api.context import HOMESERVER
 from homeserver.api.media import ROUTES as MEDIA_ROUTES
 from homeserver.api.metrics import routes as METRICS_ROUTES
 from homeserver.api.params import static_version_routes
+from homeserver.api.web_client import routes as web_client_routes
 from homeserver.config import Config, ListenerConfig
 from homeserver.server import HomeServer
 
@@ -33,13 +35,14 @@ def build_app(hs: HomeServer) -> web.Application:
     app.on_shutdown.append(wake_long_polls)
     for routes in (*CLIENT_ROUTES, *MEDIA_ROUTES, *ADMIN_ROUTES, METRICS_ROUTES):
         app.add_routes(static_version_routes(routes))
+    app.add_routes(web_client_routes(hs.config.web_client))
     return app
 
 
 async def serve(config: Config) -> None:
     """Run until cancelled: start the HomeServer, listen on every configured listener."""
     hs = await HomeServer.start(config)
-    runner = web.AppRunner(build_app(hs), access_log=None)
+    runner = Runner(build_app(hs), config.server)
     try:
         await runner.setup()
         for listener in config.server.listeners:

@@ -46,6 +46,21 @@ class ServerConfig:
     max_request_body_bytes: int = 1_048_576
     # Users who may call the admin API, by full user ID (more can be promoted by an admin).
     admins: tuple[str, ...] = ()
+    # Reverse proxies (addresses or CIDR ranges) whose X-Forwarded-For header is believed
+    # for the client's address (rate limits, login lockout, devices' last-seen address).
+    trusted_proxies: tuple[str, ...] = ()
+    # A request's head (request line and headers) must be complete this long after its
+    # first byte arrives, or the connection is closed.
+    header_timeout_ms: int = 20_000
+    # A request body may pause this long between two reads (media uploads); a JSON body
+    # (at most max_request_body_bytes) must arrive within it. 408 past it.
+    body_timeout_ms: int = 60_000
+    # A connection with no request in progress (keep-alive, or new and silent) is closed
+    # after this long. A request being handled, such as a /sync long-poll, is not bound by it.
+    idle_timeout_ms: int = 60_000
+    # Connections open at once; past it a new connection is closed at once. Keep it
+    # below the process's open-file limit (ulimit -n).
+    max_connections: int = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,10 +70,11 @@ class DatabaseConfig:
     embedded_dir: str = "postgres"
     pool_min_size: int = 2
     pool_max_size: int = 20
-    # false: a commit returns before its WAL reaches the disk. An OS crash or power loss
-    # can then lose the last fraction of a second of writes (never corrupt the database);
-    # each write costs a fraction of a millisecond instead of a disk flush (~5 ms here).
-    synchronous_commit: bool = False
+    # true: a write is acknowledged once its WAL is on disk, so an acknowledged message
+    # survives power loss. false: commits return before the flush; an OS crash or power
+    # loss can lose the last fraction of a second of acknowledged writes (never corrupt
+    # the database). With group commit, false bought no measurable throughput.
+    synchronous_commit: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,10 +120,11 @@ class AuthConfig:
     refreshable_access_token_lifetime_ms: int = 300_000
     # Lifetime of a refresh token; 0 means it never expires on its own.
     refresh_token_lifetime_ms: int = 0
-    # Failed logins before an account (or an address) is locked out.
+    # Login attempts (each counted before its password is checked; a success gives its
+    # own back) before an account, or an address, is locked out.
     lockout_after_failures: int = 5
     lockout_ms: int = 300_000
-    # Window in which failures are counted.
+    # Window in which attempts are counted.
     failure_window_ms: int = 900_000
 
 
@@ -126,6 +143,8 @@ class RateLimitsConfig:
     reports: RateLimit = RateLimit(per_second=0.05, burst=10)
     # Per user: POST /_matrix/media/v3/upload, POST /_matrix/media/v1/create, URL previews.
     media_upload: RateLimit = RateLimit(per_second=1.0, burst=20)
+    # Per user: events sent (PUT /send, /state, /redact), shared out over the processes.
+    messages: RateLimit = RateLimit(per_second=5.0, burst=50)
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +204,15 @@ class MediaConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class WebClientConfig:
+    # The built-in web chat client (homeserver/web/); false serves nothing in its place.
+    enabled: bool = True
+    # Where it is served: "/" or a path such as "/chat/" (outside /_matrix, /_synapse,
+    # /.well-known and /metrics).
+    path: str = "/"
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     server: ServerConfig = ServerConfig()
     database: DatabaseConfig = DatabaseConfig()
@@ -195,6 +223,7 @@ class Config:
     rooms: RoomsConfig = RoomsConfig()
     presence: PresenceConfig = PresenceConfig()
     media: MediaConfig = MediaConfig()
+    web_client: WebClientConfig = WebClientConfig()
     # Directory holding the config's relative paths (signing key, embedded database).
     data_dir: str = "."
 
@@ -240,6 +269,11 @@ def _check(config: Config) -> None:
             raise ConfigError(f"server.listeners[{i}].port: expected 1-65535, got {listener.port}")
         if (listener.tls_certificate_path is None) != (listener.tls_private_key_path is None):
             raise ConfigError(f"server.listeners[{i}]: tls_certificate_path and tls_private_key_path go together")
+    for name in ("header_timeout_ms", "body_timeout_ms", "idle_timeout_ms", "max_connections"):
+        if getattr(config.server, name) < 1:
+            raise ConfigError(f"server.{name}: expected a positive integer")
+    for i, cidr in enumerate(config.server.trusted_proxies):
+        _check_network(f"server.trusted_proxies[{i}]", cidr)
     for name in ("pool_min_size", "pool_max_size"):
         if getattr(config.database, name) < 1:
             raise ConfigError(f"database.{name}: expected a positive integer")
@@ -257,6 +291,7 @@ def _check(config: Config) -> None:
         if getattr(config.presence, name) < 1000:
             raise ConfigError(f"presence.{name}: expected at least 1000 (one second)")
     _check_media(config.media)
+    _check_web_client(config.web_client)
 
 
 def _check_media(media: MediaConfig) -> None:
@@ -264,10 +299,26 @@ def _check_media(media: MediaConfig) -> None:
         if getattr(media, name) < 1:
             raise ConfigError(f"media.{name}: expected a positive integer")
     for i, cidr in enumerate(media.url_preview.allowed_ip_ranges):
-        try:
-            ipaddress.ip_network(cidr, strict=False)
-        except ValueError:
-            raise ConfigError(f"media.url_preview.allowed_ip_ranges[{i}]: not an IP range: {cidr!r}") from None
+        _check_network(f"media.url_preview.allowed_ip_ranges[{i}]", cidr)
+
+
+def _check_network(path: str, cidr: str) -> None:
+    try:
+        ipaddress.ip_network(cidr, strict=False)
+    except ValueError:
+        raise ConfigError(f"{path}: not an IP address or range: {cidr!r}") from None
+
+
+WEB_CLIENT_PATH = re.compile(r"^/(?:[A-Za-z0-9_-]+/?)*$")
+RESERVED_PREFIXES = ("/_matrix", "/_synapse", "/.well-known", "/metrics")
+
+
+def _check_web_client(web_client: WebClientConfig) -> None:
+    path = web_client.path
+    if not WEB_CLIENT_PATH.fullmatch(path):
+        raise ConfigError(f"web_client.path: expected a path such as / or /chat/, got {path!r}")
+    if any(path == p or path.startswith(p + "/") for p in RESERVED_PREFIXES):
+        raise ConfigError(f"web_client.path: {path!r} is under a path the server's APIs use")
 
 
 def _parse_dataclass(cls: type, raw: Any, path: str) -> Any:

@@ -1,24 +1,29 @@
 """Token-bucket rate limiting keyed by (action, requester), shared by every server
-process through PostgreSQL, and failed-login lockout.
+process through PostgreSQL. (The login lockout is shared too: users/login.py.)
 
 A bucket lives in an UNLOGGED table: one statement refills it for the time passed and
 takes a token if there is one, atomically, so concurrent requests in any process count.
 Losing the table in a crash only forgives recent activity. Idle buckets (full again) are
 deleted by a background job (``clean_forever``, run by one process).
+
+Event sends are too frequent for a database round trip each: ``check_here`` keeps their
+buckets in this process, each process allowing its share of the limit (the limit
+divided by the number of processes, which a load balancer spreads requests over).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from homeserver.clock import Clock
-from homeserver.config import AuthConfig, RateLimit
+from homeserver.config import RateLimit
 from homeserver.errors import limit_exceeded
 from homeserver.storage.db import Database
 
-_MAX_KEYS = 100_000  # oldest lockout entries are forgotten past this, bounding memory
+_MAX_KEYS = 100_000  # in-memory send buckets are forgotten past this, bounding memory
 # A bucket untouched for this long has refilled for any configured limit: delete it.
 _IDLE_MS = 3_600_000
 _CLEAN_INTERVAL_S = 300.0
@@ -40,6 +45,25 @@ class RateLimiter:
     db: Database
     clock: Clock
     enabled: bool = True
+    # How many server processes share the limits (this one included).
+    processes: Callable[[], int] = lambda: 1
+    _buckets: OrderedDict[tuple[str, str], tuple[float, int]] = field(default_factory=OrderedDict)
+
+    def check_here(self, action: str, key: str, limit: RateLimit) -> None:
+        """``check`` for frequent actions, in memory: this process's share of ``limit``."""
+        if not self.enabled:
+            return
+        share = max(1, self.processes())
+        burst, rate = max(1.0, limit.burst / share), limit.per_second / share
+        now = self.clock.now_ms()
+        tokens, last = self._buckets.pop((action, key), (burst, now))
+        tokens = min(burst, tokens + max(0, now - last) / 1000 * rate)
+        if tokens < 1:
+            self._buckets[(action, key)] = (tokens, now)
+            raise limit_exceeded(int((1 - tokens) / rate * 1000) + 1)
+        self._buckets[(action, key)] = (tokens - 1, now)
+        while len(self._buckets) > _MAX_KEYS:
+            self._buckets.popitem(last=False)
 
     async def check(self, action: str, key: str, limit: RateLimit) -> None:
         """Take one token for ``key`` or raise 429 ``M_LIMIT_EXCEEDED`` with ``retry_after_ms``."""
@@ -57,44 +81,3 @@ class RateLimiter:
             await self.db.pool.execute(
                 "DELETE FROM rate_limit_buckets WHERE updated_ms < $1", self.clock.now_ms() - _IDLE_MS
             )
-
-
-@dataclass
-class LoginLockout:
-    """Counts failed logins per account and per address; too many lock them out a while.
-
-    Each failure also costs a growing delay, so guessing slows down before the lockout.
-    """
-
-    clock: Clock
-    config: AuthConfig
-    _failures: OrderedDict[str, list[int]] = field(default_factory=OrderedDict)
-
-    def check(self, *keys: str) -> None:
-        now = self.clock.now_ms()
-        for key in keys:
-            recent = self._recent(key, now)
-            locked_until = recent[-1] + self.config.lockout_ms if recent else 0
-            if len(recent) >= self.config.lockout_after_failures and now < locked_until:
-                raise limit_exceeded(locked_until - now)
-
-    def delay_seconds(self, *keys: str) -> float:
-        now = self.clock.now_ms()
-        count = max((len(self._recent(k, now)) for k in keys), default=0)
-        return min(0.1 * 2**count, 2.0) if count else 0.0
-
-    def failed(self, *keys: str) -> None:
-        now = self.clock.now_ms()
-        for key in keys:
-            recent = self._recent(key, now)
-            recent.append(now)
-            self._failures[key] = recent
-            self._failures.move_to_end(key)
-        while len(self._failures) > _MAX_KEYS:
-            self._failures.popitem(last=False)
-
-    def succeeded(self, account_key: str) -> None:
-        self._failures.pop(account_key, None)
-
-    def _recent(self, key: str, now: int) -> list[int]:
-        return [t for t in self._failures.get(key, ()) if now - t < self.config.failure_window_ms]

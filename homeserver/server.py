@@ -19,7 +19,7 @@ from homeserver.media.repository import MediaRepository
 from homeserver.media.store import FileMediaStore
 from homeserver.metrics import Metrics
 from homeserver.push.pushers import PusherPool
-from homeserver.ratelimit import LoginLockout, RateLimiter
+from homeserver.ratelimit import RateLimiter
 from homeserver.rooms.group_commit import MessageWriter
 from homeserver.rooms.typing import TypingService
 from homeserver.storage.db import Database
@@ -47,7 +47,6 @@ class HomeServer:
     server_key: ServerKey
     clock: Clock
     ratelimiter: RateLimiter
-    lockout: LoginLockout
     passwords: PasswordHasher
     metrics: Metrics
     room_locks: KeyedLock
@@ -108,8 +107,8 @@ class HomeServer:
             db=db,
             server_key=load_or_create(config.path(config.server.signing_key_path)),
             clock=clock,
-            ratelimiter=RateLimiter(db, clock, enabled=config.rate_limits.enabled),
-            lockout=LoginLockout(clock, config.auth),
+            ratelimiter=RateLimiter(db, clock, enabled=config.rate_limits.enabled,
+                                    processes=lambda: len(peers.others) + 1),
             passwords=PasswordHasher(config.auth.password_hash),
             metrics=Metrics(),
             room_locks=KeyedLock(),
@@ -145,6 +144,7 @@ class HomeServer:
             self.leases.add("presence-timeouts", self.presence.sweep_forever)
         self.leases.add("typing-expiry", self.typing.expire_forever)
         self.leases.add("rate-limit-cleanup", self.ratelimiter.clean_forever)
+        self.leases.add("media-expiry", self.media.expire_forever)
         self.leases.start()
 
     def _register_gauges(self) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from homeserver.api.connections import Runner
 from homeserver.app import build_app
 from homeserver.config import Config
 from homeserver.server import HomeServer
@@ -109,7 +110,7 @@ class TestServer:
 
 async def start_test_server(config: Config) -> TestServer:
     hs = await HomeServer.start(config)
-    runner = web.AppRunner(build_app(hs), access_log=None)
+    runner = Runner(build_app(hs), config.server)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()

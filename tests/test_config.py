@@ -45,6 +45,10 @@ def test_example_config_parses_and_documents_every_key() -> None:
     assert _keys(Config) <= documented, sorted(_keys(Config) - documented)
 
 
+def test_acknowledged_writes_survive_power_loss_by_default() -> None:
+    assert parse_config({}).database.synchronous_commit is True
+
+
 @pytest.mark.parametrize("raw, message", [
     ({"serverr": {}}, "serverr: unknown key"),
     ({"server": {"server_name": "bad name!"}}, "server.server_name"),
@@ -59,6 +63,7 @@ def test_example_config_parses_and_documents_every_key() -> None:
     ({"media": {"max_upload_bytes": 0}}, "media.max_upload_bytes: expected a positive integer"),
     ({"media": {"freeze_unauthenticated_media": "no"}}, "media.freeze_unauthenticated_media"),
     ({"media": {"url_preview": {"allowed_ip_ranges": ["10.0.0.0/33"]}}}, "media.url_preview.allowed_ip_ranges[0]"),
+    ({"server": {"trusted_proxies": ["nginx"]}}, "server.trusted_proxies[0]: not an IP address or range"),
 ])
 def test_bad_values_are_refused_naming_the_key(raw: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):

@@ -2,7 +2,8 @@
 
 Spec: client-server-api "Standard error response" and "Web Browser Clients" (CORS).
 An unexpected exception is logged with its traceback and answered 500 ``M_UNKNOWN``:
-that is a bug to fix, never a way to answer bad input.
+that is a bug to fix, never a way to answer bad input. A database that cannot be
+reached is no bug of ours: 503 ``M_UNKNOWN`` with ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -16,8 +17,12 @@ from aiohttp import web
 from homeserver.api.context import get_hs
 from homeserver.api.responses import json_response
 from homeserver.errors import MatrixError
+from homeserver.storage.db import unavailable
 
 log = logging.getLogger(__name__)
+
+# Seconds a client is asked to wait while the database is unreachable (503).
+RETRY_AFTER_S = 5
 
 CORS_HEADERS = {
     "Access-Control-Allow-Origin": "*",
@@ -44,7 +49,10 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except MatrixError as e:
-        return json_response(e.to_json(), status=e.status)
+        response = json_response(e.to_json(), status=e.status)
+        if e.status == 408:  # a body left half-read: the connection cannot carry another request
+            response.force_close()
+        return response
     except web.HTTPRequestEntityTooLarge:
         return _error(413, "M_TOO_LARGE", "Request body too large")
     except web.HTTPNotFound:
@@ -55,7 +63,12 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         if e.status < 400:
             raise
         return _error(e.status, "M_UNKNOWN", e.reason)
-    except Exception:
+    except Exception as e:
+        if unavailable(e):
+            get_hs(request).db.lost(e)
+            response = _error(503, "M_UNKNOWN", "The database is unavailable; try again shortly")
+            response.headers["Retry-After"] = str(RETRY_AFTER_S)
+            return response
         log.exception("unhandled error on %s %s", request.method, request.path)
         return _error(500, "M_UNKNOWN", "Internal server error")
 

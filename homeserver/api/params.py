@@ -7,6 +7,7 @@ parameter is ``M_INVALID_PARAM``.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Iterable
 from typing import Any, TypeVar
@@ -14,14 +15,28 @@ from typing import Any, TypeVar
 import orjson
 from aiohttp import web
 
+from homeserver.api.context import get_hs
 from homeserver.errors import MatrixError, bad_json, invalid_param, missing_param
 
 T = TypeVar("T")
 _MISSING: Any = object()
 
 
+def body_timeout_s(request: web.Request) -> float:
+    return get_hs(request).config.server.body_timeout_ms / 1000
+
+
+def body_timed_out() -> MatrixError:
+    # 408 closes the connection (api/middleware.py): the rest of the body is never read.
+    return MatrixError(408, "M_UNKNOWN", "The request body did not arrive in time")
+
+
 async def json_body(request: web.Request, *, allow_empty: bool = False) -> dict[str, Any]:
-    raw = await request.read()
+    try:
+        async with asyncio.timeout(body_timeout_s(request)):
+            raw = await request.read()
+    except TimeoutError:
+        raise body_timed_out() from None
     if not raw.strip():
         if allow_empty:
             return {}
@@ -32,10 +47,29 @@ async def json_body(request: web.Request, *, allow_empty: bool = False) -> dict[
         raise MatrixError(400, "M_NOT_JSON", "Content not JSON") from None
     if not isinstance(body, dict):
         raise bad_json("Content must be a JSON object")
+    if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH and _too_deep(body):
+        raise bad_json(f"Content may not nest objects and arrays more than {MAX_JSON_DEPTH} deep")
     # PostgreSQL cannot store U+0000 in text or jsonb; no Matrix field needs it.
     if b"u0000" in raw and _contains_nul(body):
         raise bad_json("Content may not contain the NUL character")
     return body
+
+
+# Deeper JSON is refused at the edge: what is stored must still encode when served inside
+# a response's own nesting (orjson stops at 255 levels: a message of 500 nested arrays was
+# a 500 on every /sync that carried it), and every walk over a body stays shallow.
+MAX_JSON_DEPTH = 100
+
+
+def _too_deep(value: Any) -> bool:
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
 
 
 def _contains_nul(value: Any) -> bool:

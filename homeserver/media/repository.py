@@ -9,6 +9,7 @@ stored before the row that points at them is written, so a row never names missi
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import secrets
 import time
@@ -28,6 +29,8 @@ from homeserver.media.thumbnails import ServedThumbnail, Thumbnailer
 from homeserver.storage import media as media_store
 from homeserver.storage.db import Database
 from homeserver.storage.media import Content, Media
+
+log = logging.getLogger(__name__)
 
 # Spec: "Matrix Content (mxc://) URIs": only A-Za-z0-9, _ and - in a media ID.
 MEDIA_ID = re.compile(r"[A-Za-z0-9_-]{1,255}")
@@ -86,6 +89,19 @@ class MediaRepository:
 
     def mxc(self, media_id: str) -> str:
         return f"mxc://{self.server_name}/{media_id}"
+
+    async def expire_forever(self, interval_s: float = 600.0) -> None:
+        """Drop reservations that expired unused, for uploaders who never came back (the
+        ``media-expiry`` lease: one process at a time)."""
+        while True:
+            await self.expire_unused()
+            await asyncio.sleep(interval_s)
+
+    async def expire_unused(self) -> int:
+        gone = await media_store.delete_all_expired_reservations(self.db.pool, self.clock.now_ms())
+        if gone:
+            log.info("deleted %d media reservations that expired unused", gone)
+        return gone
 
     # --- uploading ----------------------------------------------------------------------
 

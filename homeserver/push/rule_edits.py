@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from homeserver.events.push_rules import IGNORED_ACTIONS, KINDS, is_scalar
+from homeserver.events.push_rules import IGNORED_ACTIONS, KINDS, MAX_PATTERN_LENGTH, is_scalar
 
 
 class RuleError(ValueError):
@@ -62,7 +62,8 @@ def parse_actions(value: Any) -> list[Any]:
 
 _CONDITION_PARAMS: Final[Mapping[str, tuple[tuple[str, Callable[[Any], bool], str], ...]]] = {
     "event_match": (("key", lambda v: isinstance(v, str), "a string"),
-                    ("pattern", lambda v: isinstance(v, str), "a string")),
+                    ("pattern", lambda v: isinstance(v, str) and len(v) <= MAX_PATTERN_LENGTH,
+                     f"a string of at most {MAX_PATTERN_LENGTH} characters")),
     "event_property_is": (("key", lambda v: isinstance(v, str), "a string"),
                           ("value", is_scalar, "a string, integer, boolean or null")),
     "event_property_contains": (("key", lambda v: isinstance(v, str), "a string"),
@@ -102,8 +103,8 @@ def parse_rule_body(kind: str, rule_id: str, body: Mapping[str, Any]) -> dict[st
         pattern = body.get("pattern")
         if pattern is None:
             raise RuleError("M_MISSING_PARAM", "Missing parameter: pattern")
-        if not isinstance(pattern, str) or "\x00" in pattern:
-            raise RuleError("M_BAD_JSON", "'pattern' must be a string")
+        if not isinstance(pattern, str) or "\x00" in pattern or len(pattern) > MAX_PATTERN_LENGTH:
+            raise RuleError("M_BAD_JSON", f"'pattern' must be a string of at most {MAX_PATTERN_LENGTH} characters")
         rule["pattern"] = pattern
     return rule
 

@@ -69,9 +69,11 @@ async def messages(
             not_senders=list(event_filter.not_senders) or None,
         )
         end = None
-        if len(events) == limit:
+        if events and len(events) == limit:
             last = events[-1].stream_ordering
             end = stream_token(last - 1 if backwards else last)
+        elif limit == 0:  # nothing asked for, nothing passed: the page ends where it starts
+            end = stream_token(start)
         visible = await visibility.filter_events(conn, user_id, events)
         chunk = await client_events(conn, visible, room_version, user_id=user_id)
         state = await _lazy_members(conn, room_id, visible, room_version) if event_filter.lazy_load_members else []

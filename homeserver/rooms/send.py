@@ -56,10 +56,12 @@ class Draft:
 
 @dataclass(frozen=True, slots=True)
 class Txn:
-    """A client transaction ID, scoped to the device that sent it (spec: "Transaction
-    identifiers")."""
+    """A client transaction ID, scoped to the device that sent it and the endpoint it was
+    sent to: the room and the rest of the path (``send/{eventType}``, ``redact/{eventId}``;
+    spec: "Transaction identifiers")."""
 
     device_id: str
+    endpoint: str
     txn_id: str
 
 
@@ -85,6 +87,10 @@ TXN_KEY = "event_txn_ids_pkey"
 
 async def send_event(hs: HomeServer, room_id: str, sender: str, draft: Draft, txn: Txn | None = None) -> Sent:
     check_size(draft)
+    if draft.type == CREATE:
+        # Only a room's first event may be its create event (auth rules 1.1: one with
+        # prev_events is rejected), whoever sends it, as state or not.
+        raise MatrixError(403, "M_FORBIDDEN", "A room has exactly one m.room.create event, its first")
     for attempt in range(MAX_ATTEMPTS):
         try:
             sent = await _send_once(hs, room_id, sender, draft, txn)
@@ -183,7 +189,7 @@ async def _send_message(
     except asyncpg.UniqueViolationError as e:
         if txn is None or e.constraint_name != TXN_KEY:
             raise
-        event_id = await event_store.txn_event(conn, sender, txn.device_id, txn.txn_id)
+        event_id = await event_store.txn_event(conn, sender, txn.device_id, room_id, txn.endpoint, txn.txn_id)
         if event_id is None:  # a race with another process; the retry reads its event
             raise event_store.RoomChanged(room_id) from None
         return await _sent(conn, event_id)
@@ -242,12 +248,12 @@ async def _load_head(
     return head
 
 
-def _txn_key(txn: Txn | None) -> tuple[str | None, str | None]:
-    return (txn.device_id, txn.txn_id) if txn else (None, None)
+def _txn_key(txn: Txn | None) -> tuple[str | None, str | None, str | None]:
+    return (txn.device_id, txn.endpoint, txn.txn_id) if txn else (None, None, None)
 
 
 def _local_txn(hs: HomeServer, sender: str, txn: Txn | None) -> event_store.LocalTxn | None:
-    return event_store.LocalTxn(sender, txn.device_id, txn.txn_id, hs.clock.now_ms()) if txn else None
+    return event_store.LocalTxn(sender, txn.device_id, txn.endpoint, txn.txn_id, hs.clock.now_ms()) if txn else None
 
 
 async def _sent(conn: event_store.Conn, event_id: str) -> Sent:
@@ -288,7 +294,7 @@ async def persist_local(
     state_group = extremities[0][2] if extremities else None
     sent = await _store(hs, conn, writer, room_id, event_id, pdu, state_group, txn)
     thread_id, outcome = await push_evaluate.on_event(hs, conn, room_version, sent, auth_state)
-    announce(hs, writer, sent, Txn(txn.device_id, txn.txn_id) if txn else None, thread_id, outcome)
+    announce(hs, writer, sent, Txn(txn.device_id, txn.endpoint, txn.txn_id) if txn else None, thread_id, outcome)
     return sent
 
 

@@ -38,6 +38,8 @@ class RefreshToken:
     device_id: str
     expires_ts: int | None
     next_id: int | None
+    # Shared by the refresh tokens of one login (named in the token); None before 0011.
+    family: str | None
 
 
 _DEVICE_COLUMNS = "user_id, device_id, display_name, last_seen_ts, last_seen_ip"
@@ -114,8 +116,16 @@ async def lookup_access_token(conn: Conn, token_hash: bytes) -> AccessToken | No
     return AccessToken(**row) if row else None
 
 
-async def mark_access_token_used(conn: Conn, token_id: int) -> None:
-    await conn.execute("UPDATE access_tokens SET used = TRUE WHERE id = $1", token_id)
+async def mark_access_token_used(conn: Conn, token_id: int, refresh_token_id: int) -> None:
+    """The first use of a refreshed access token: mark it used and revoke the refresh
+    token its own replaced (spec: "Refreshing access tokens": the old one stays valid
+    until the new access or refresh token is used), in one statement; a concurrent
+    first use finds it used and changes nothing."""
+    await conn.execute(
+        "WITH u AS (UPDATE access_tokens SET used = TRUE WHERE id = $1 AND NOT used RETURNING 1)"
+        " DELETE FROM refresh_tokens WHERE next_id = $2 AND EXISTS (SELECT 1 FROM u)",
+        token_id, refresh_token_id,
+    )
 
 
 async def delete_access_token(conn: Conn, token_id: int) -> None:
@@ -127,19 +137,19 @@ async def delete_access_tokens_of_refresh_token(conn: Conn, refresh_token_id: in
 
 
 async def insert_refresh_token(
-    conn: Conn, token_hash: bytes, user_id: str, device_id: str, now_ms: int, expires_ts: int | None
+    conn: Conn, token_hash: bytes, user_id: str, device_id: str, now_ms: int, expires_ts: int | None, family: str
 ) -> int:
     return await conn.fetchval(
-        "INSERT INTO refresh_tokens (token_hash, user_id, device_id, created_ts, expires_ts)"
-        " VALUES ($1, $2, $3, $4, $5) RETURNING id",
-        token_hash, user_id, device_id, now_ms, expires_ts,
+        "INSERT INTO refresh_tokens (token_hash, user_id, device_id, created_ts, expires_ts, family)"
+        " VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        token_hash, user_id, device_id, now_ms, expires_ts, family,
     )
 
 
 async def lookup_refresh_token(conn: Conn, token_hash: bytes) -> RefreshToken | None:
     """Find a refresh token and lock it, so two concurrent refreshes cannot both use it."""
     row = await conn.fetchrow(
-        "SELECT id, user_id, device_id, expires_ts, next_id FROM refresh_tokens"
+        "SELECT id, user_id, device_id, expires_ts, next_id, family FROM refresh_tokens"
         " WHERE token_hash = $1 FOR UPDATE",
         token_hash,
     )
@@ -154,6 +164,18 @@ async def delete_superseded_refresh_token(conn: Conn, refresh_token_id: int) -> 
 
 async def set_next_refresh_token(conn: Conn, old_id: int, new_id: int) -> None:
     await conn.execute("UPDATE refresh_tokens SET next_id = $2 WHERE id = $1", old_id, new_id)
+
+
+async def revoke_refresh_family(conn: Conn, family: str) -> tuple[str, str] | None:
+    """Delete every refresh token of a family, and with them (ON DELETE CASCADE) the
+    access tokens issued with them; the (user_id, device_id) they belonged to, or None
+    for a family with no token left."""
+    row = await conn.fetchrow(
+        "WITH d AS (DELETE FROM refresh_tokens WHERE family = $1 RETURNING user_id, device_id)"
+        " SELECT user_id, device_id FROM d LIMIT 1",
+        family,
+    )
+    return (row["user_id"], row["device_id"]) if row else None
 
 
 async def delete_refresh_token(conn: Conn, token_id: int) -> None:

@@ -96,7 +96,7 @@ async def lock_room(conn: asyncpg.Connection, room_id: str) -> None:
 
 
 async def send_context(
-    conn: Conn, room_id: str, user_id: str, device_id: str | None, txn_id: str | None, *,
+    conn: Conn, room_id: str, user_id: str, device_id: str | None, endpoint: str | None, txn_id: str | None, *,
     recipients: bool = False,
 ) -> SendContext | None:
     """Everything a local send reads before building its event, in one query; None for
@@ -104,13 +104,14 @@ async def send_context(
     joined local members, with their membership event JSON (display names)."""
     row = await conn.fetchrow(
         "SELECT r.room_version,"
-        " (SELECT event_id FROM event_txn_ids WHERE user_id = $2 AND device_id = $3 AND txn_id = $4) AS txn_event,"
+        " (SELECT event_id FROM event_txn_ids WHERE user_id = $2 AND device_id = $3 AND room_id = $1"
+        "  AND endpoint = $6 AND txn_id = $4) AS txn_event,"
         " (SELECT array_agg(e.event_id || ' ' || e.depth || ' ' || e.state_group) FROM forward_extremities f"
         "  JOIN events e USING (event_id) WHERE f.room_id = $1) AS extremities,"
         f" CASE WHEN $5 THEN {push_store.member_count_sql('$1')} END AS member_count,"
         f" CASE WHEN $5 THEN {push_store.recipients_sql('$1', 'NULL', 'NULL', 'true')}::text END AS recipients"
         " FROM rooms r WHERE r.room_id = $1",
-        room_id, user_id, device_id, txn_id, recipients,
+        room_id, user_id, device_id, txn_id, recipients, endpoint,
     )
     if row is None:
         return None
@@ -128,6 +129,7 @@ async def send_context(
 class LocalTxn:
     user_id: str
     device_id: str
+    endpoint: str  # the rest of the path: send/{eventType} or redact/{eventId}
     txn_id: str
     now_ms: int
 
@@ -179,8 +181,8 @@ async def insert_event(conn: Conn, event: NewEvent, txn: LocalTxn | None = None)
         " a AS (INSERT INTO event_auth (event_id, auth_event_id)"
         "  SELECT $1, unnest($15::text[]) FROM e WHERE $5::text IS NOT NULL ON CONFLICT DO NOTHING),"
         " f AS (INSERT INTO forward_extremities (room_id, event_id) SELECT $2, $1 FROM e),"
-        " t AS (INSERT INTO event_txn_ids (user_id, device_id, txn_id, event_id, created_ts)"
-        "  SELECT $16, $17, $18, $1, $19 FROM e WHERE $18::text IS NOT NULL),"
+        " t AS (INSERT INTO event_txn_ids (user_id, device_id, room_id, endpoint, txn_id, event_id, created_ts)"
+        "  SELECT $16, $17, $2, $22, $18, $1, $19 FROM e WHERE $18::text IS NOT NULL),"
         " s AS (INSERT INTO event_search (event_id, room_id, key, vector)"
         "  SELECT $1, $2, $20, to_tsvector('simple', $21) FROM e WHERE $20::text IS NOT NULL ON CONFLICT DO NOTHING)"
         " SELECT stream_ordering FROM e",
@@ -190,6 +192,7 @@ async def insert_event(conn: Conn, event: NewEvent, txn: LocalTxn | None = None)
         txn.user_id if txn else None, txn.device_id if txn else None, txn.txn_id if txn else None,
         txn.now_ms if txn else None,
         event.search[0] if event.search else None, event.search[1] if event.search else None,
+        txn.endpoint if txn else None,
     )
     if stream_ordering is None:
         raise RoomChanged(event.room_id)
@@ -203,9 +206,9 @@ _INSERT_MESSAGES = """
 WITH input AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::bigint[], $7::text[],
                          $8::bigint[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::bigint[],
-                         $15::text[], $16::text[], $17::text[])
+                         $15::text[], $16::text[], $17::text[], $24::text[])
         AS i(event_id, room_id, depth, type, sender, ts, json, state_group, relates_to, rel_type, prev,
-             txn_device, txn_id, txn_ts, search_key, search_text, thread_id)
+             txn_device, txn_id, txn_ts, search_key, search_text, thread_id, txn_endpoint)
 ),
 d AS (DELETE FROM forward_extremities f USING input i WHERE f.room_id = i.room_id AND f.event_id = i.prev
       RETURNING i.event_id),
@@ -219,8 +222,8 @@ e AS (INSERT INTO events (event_id, room_id, stream_ordering, depth, type, sende
 x AS (SELECT i.*, e.stream_ordering FROM input i JOIN e USING (event_id)),
 p AS (INSERT INTO event_edges (event_id, prev_event_id) SELECT event_id, prev FROM x ON CONFLICT DO NOTHING),
 f AS (INSERT INTO forward_extremities (room_id, event_id) SELECT room_id, event_id FROM x),
-t AS (INSERT INTO event_txn_ids (user_id, device_id, txn_id, event_id, created_ts)
-      SELECT sender, txn_device, txn_id, event_id, txn_ts FROM x WHERE txn_id IS NOT NULL),
+t AS (INSERT INTO event_txn_ids (user_id, device_id, room_id, endpoint, txn_id, event_id, created_ts)
+      SELECT sender, txn_device, room_id, txn_endpoint, txn_id, event_id, txn_ts FROM x WHERE txn_id IS NOT NULL),
 s AS (INSERT INTO event_search (event_id, room_id, key, vector)
       SELECT event_id, room_id, search_key, to_tsvector('simple', search_text) FROM x
       WHERE search_key IS NOT NULL ON CONFLICT DO NOTHING),
@@ -243,7 +246,7 @@ async def insert_messages(conn: Conn, messages: Sequence[NewMessage], now_ms: in
     """Persist messages of different rooms in one statement; return the stream position
     of each one inserted, by event ID. One missing lost its room to another writer
     (``RoomChanged`` for its sender). Messages of one room must not share a call."""
-    columns: list[list[Any]] = [[] for _ in range(17)]
+    columns: list[list[Any]] = [[] for _ in range(18)]
     pushed: list[list[Any]] = [[] for _ in range(5)]
     for message in messages:
         event, txn, push = message.event, message.txn, message.push
@@ -254,6 +257,7 @@ async def insert_messages(conn: Conn, messages: Sequence[NewMessage], now_ms: in
             event.json, event.state_group, event.relates_to, event.rel_type, prev,
             txn.device_id if txn else None, txn.txn_id if txn else None, txn.now_ms if txn else None,
             event.search[0] if event.search else None, event.search[1] if event.search else None, push.thread_id,
+            txn.endpoint if txn else None,
         )
         for column, value in zip(columns, row):
             column.append(value)
@@ -261,15 +265,16 @@ async def insert_messages(conn: Conn, messages: Sequence[NewMessage], now_ms: in
         pushed[0] += [event.event_id] * len(users)
         for column, values in zip(pushed[1:], (users, actions, notif, highlight)):
             column += values
-    rows = await conn.fetch(_INSERT_MESSAGES, *columns, *pushed, now_ms)
+    rows = await conn.fetch(_INSERT_MESSAGES, *columns[:17], *pushed, now_ms, columns[17])
     return {r["event_id"]: r["stream_ordering"] for r in rows}
 
 
-async def txn_event(conn: Conn, user_id: str, device_id: str, txn_id: str) -> str | None:
+async def txn_event(conn: Conn, user_id: str, device_id: str, room_id: str, endpoint: str, txn_id: str) -> str | None:
     """The event a client transaction produced, if it did."""
     return await conn.fetchval(
-        "SELECT event_id FROM event_txn_ids WHERE user_id = $1 AND device_id = $2 AND txn_id = $3",
-        user_id, device_id, txn_id,
+        "SELECT event_id FROM event_txn_ids WHERE user_id = $1 AND device_id = $2 AND room_id = $3"
+        " AND endpoint = $4 AND txn_id = $5",
+        user_id, device_id, room_id, endpoint, txn_id,
     )
 
 

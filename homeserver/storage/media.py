@@ -131,6 +131,12 @@ async def delete_expired_reservations(conn: Conn, uploader: str, now_ms: int) ->
     )
 
 
+async def delete_all_expired_reservations(conn: Conn, now_ms: int) -> int:
+    """Every uploader's expired, never uploaded reservations; how many went."""
+    status = await conn.execute("DELETE FROM media WHERE sha256 IS NULL AND unused_expires_ts <= $1", now_ms)
+    return int(status.split()[-1])
+
+
 async def touch(conn: Conn, origin: str, media_id: str, now_ms: int) -> None:
     await conn.execute(
         "UPDATE media SET last_access_ts = $3 WHERE origin = $1 AND media_id = $2", origin, media_id, now_ms

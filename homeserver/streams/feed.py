@@ -37,8 +37,9 @@ from homeserver.streams.waiters import Waiter, Waiters
 
 log = logging.getLogger(__name__)
 
-# How many dispatched changes are remembered for /syncs that park late.
-RECENT_CHANGES = 20_000
+# How many dispatched changes are remembered for /syncs that park late (those
+# dispatched while they computed: a handful; one that missed more looks for itself).
+RECENT_CHANGES = 2_000
 
 
 class PeerLink(Protocol):

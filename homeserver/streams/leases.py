@@ -1,8 +1,9 @@
 """Background jobs owned by exactly one server process at a time.
 
 A job (the presence timeout sweep, the pusher pool, media expiry, ...) runs only in the
-process holding its lease: a session advisory lock ``(JOB_LOCK_CLASS, job number)`` taken
-on the connection that joins the process to the others (``streams.peers``). PostgreSQL
+process holding its lease: a session advisory lock ``(JOB_LOCK_CLASS, hash of the
+database's and the job's names)`` (advisory locks are the whole PostgreSQL server's, and
+other homeservers may keep their databases there) taken on the connection that joins the process to the others (``streams.peers``). PostgreSQL
 ends the lease with that connection, so when the owner dies or loses the database,
 another process takes the job over at its next try (every ``RETRY_S``, and at once when
 it sees a process leave). A process that loses its connection stops its jobs at once.
@@ -13,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -29,8 +29,8 @@ RETRY_S = 1.0
 Job = Callable[[], Awaitable[None]]
 
 
-def job_number(name: str) -> int:
-    return zlib.crc32(name.encode()) & 0x7FFFFFFF
+_TRY = "SELECT pg_try_advisory_lock($1, hashtext(current_database() || '/' || $2))"
+_RELEASE = "SELECT pg_advisory_unlock($1, hashtext(current_database() || '/' || $2))"
 
 
 @dataclass
@@ -81,10 +81,9 @@ class Leases:
                     await self._try(lease)
 
     async def _try(self, lease: _Lease) -> None:
-        number = job_number(lease.name)
         try:
             taken = await self.peers.on_listen_connection(
-                lambda conn: conn.fetchval("SELECT pg_try_advisory_lock($1, $2)", JOB_LOCK_CLASS, number)
+                lambda conn: conn.fetchval(_TRY, JOB_LOCK_CLASS, lease.name)
             )
         except (OSError, ConnectionError, asyncpg.PostgresError, asyncpg.InterfaceError):
             return
@@ -99,11 +98,8 @@ class Leases:
             raise
         except Exception:
             log.exception("%s stopped; giving up its lease", lease.name)
-            number = job_number(lease.name)
             with contextlib.suppress(Exception):
-                await self.peers.on_listen_connection(
-                    lambda conn: conn.execute("SELECT pg_advisory_unlock($1, $2)", JOB_LOCK_CLASS, number)
-                )
+                await self.peers.on_listen_connection(lambda conn: conn.execute(_RELEASE, JOB_LOCK_CLASS, lease.name))
 
     def _stop_all(self) -> None:
         for lease in self._leases.values():

@@ -121,11 +121,9 @@ async def compute(
     hs: HomeServer, request: SyncRequest, since: SyncToken | None, upto: tuple[int, ...], seq: int
 ) -> Computed:
     """The response for (since, upto], from the database."""
-    initial = since is None or request.full_state
     async with hs.db.pool.acquire() as conn:
         probe = None
-        if not initial:
-            assert since is not None
+        if since is not None:
             joined, probe = await sync_store.joined_and_changes_since(
                 conn, request.user_id, request.device_id, since.positions, upto
             )
@@ -136,11 +134,10 @@ async def compute(
         memberships = {m.room_id: m for m in joined}
         ctx = _context(hs, conn, request, upto, memberships, ignored)
         body = providers.Body()
-        start = None if initial else since
         streams = set(ALL_STREAMS) if probe is None else providers.changed_streams(probe)
-        await providers.rooms(hs, ctx, start, probe, body)
-        await providers.run(hs, ctx, start, SyncToken(upto), streams, body, probe=probe)
+        await providers.rooms(hs, ctx, since, probe, body, full_state=request.full_state)
+        await providers.run(hs, ctx, since, SyncToken(upto), streams, body, probe=probe)
         await providers.unread(ctx, body.joined, providers.rooms_with_news(request.filter, body.joined))
-    token = body.next_token(start, SyncToken(upto))
+    token = body.next_token(since, SyncToken(upto))
     body.json["next_batch"] = str(token)
     return Computed(body.json, token, body.has_changes(), memberships, ignored, upto, seq)

@@ -83,9 +83,12 @@ def rooms_with_news(f: SyncFilter, room_ids: Iterable[str]) -> list[str]:
 
 
 async def rooms(
-    hs: HomeServer, ctx: RoomContext, since: SyncToken | None, probe: sync_store.Changes | None, body: Body
+    hs: HomeServer, ctx: RoomContext, since: SyncToken | None, probe: sync_store.Changes | None, body: Body,
+    full_state: bool = False,
 ) -> None:
-    """Joined, invited, left and knocked rooms, from the EVENTS stream."""
+    """Joined, invited, left and knocked rooms, from the EVENTS stream. With
+    ``full_state`` every joined room comes with its whole state, while the timelines
+    still start after ``since`` (spec: GET /sync ``full_state``)."""
     f = ctx.filter
     position = since[Stream.EVENTS] if since is not None else None
     joined = list(ctx.memberships)
@@ -93,7 +96,7 @@ async def rooms(
         probe is not None and probe.memberships) else []
     newly_joined = {c["room_id"] for c in changes if c["membership"] == "join"}
     allowed = set(f.rooms_allowed(joined))
-    if position is None:
+    if position is None or full_state:
         active = sorted(allowed)
     else:
         assert probe is not None
@@ -101,10 +104,11 @@ async def rooms(
     out = body.rooms
     if active:
         out["join"].update(await sections.joined_rooms(
-            ctx, {r: None if position is None or r in newly_joined else position for r in active}
+            ctx, {r: None if position is None or r in newly_joined else position for r in active},
+            full_state=full_state,
         ))
     # A summary only where members may have changed (the spec lets unchanged ones go).
-    changed = [r for r, section in out["join"].items() if position is None or r in newly_joined or any(
+    changed = [r for r, section in out["join"].items() if position is None or full_state or r in newly_joined or any(
         e["type"] == "m.room.member" for part in ("timeline", "state") for e in section[part]["events"])]
     for room_id, summary in (await sections.summaries(ctx, changed)).items():
         out["join"][room_id]["summary"] = summary

@@ -58,7 +58,7 @@ class RoomContext:
             for event in served:
                 txn = txns.get(event["event_id"])
                 if txn is not None:
-                    event.setdefault("unsigned", {})["transaction_id"] = txn.removeprefix("redact/")
+                    event.setdefault("unsigned", {})["transaction_id"] = txn
         return [apply_event_fields(e, self.filter.event_fields) for e in served]
 
 
@@ -118,14 +118,17 @@ async def _full_state(ctx: RoomContext, room_id: str, timeline: list[StoredEvent
     return [found[i] for i in ids.values() if i in found]
 
 
-async def joined_rooms(ctx: RoomContext, since: dict[str, int | None]) -> dict[str, dict[str, Any]]:
-    """Joined rooms' sections: for a room whose ``since`` is None (an initial sync, full
-    state, or a newly joined room) everything, for the others what changed after it."""
+async def joined_rooms(
+    ctx: RoomContext, since: dict[str, int | None], *, full_state: bool = False
+) -> dict[str, dict[str, Any]]:
+    """Joined rooms' sections: for a room whose ``since`` is None (an initial sync or a
+    newly joined room) everything, for the others what changed after it, with the whole
+    state at the timeline's start when ``full_state``."""
     timelines = await _timelines(ctx, since, ctx.upto)
     state: dict[str, list[StoredEvent]] = {}
     gaps = {}
     for room_id, (timeline, limited) in timelines.items():
-        if since[room_id] is None:
+        if since[room_id] is None or full_state:
             state[room_id] = await _full_state(ctx, room_id, timeline, ctx.upto)
         elif limited and timeline:
             gaps[room_id] = (since[room_id], timeline[0].stream_ordering)

@@ -131,23 +131,26 @@ def make_query(searcher: str, term: str, limit: int, search_all_users: bool) -> 
     if not term_words:
         return None
     unique = tuple(dict.fromkeys(term_words))
+    substring_words = _substring_words(unique)
     return Query(
         searcher=searcher,
         user_id=term.strip(),
         key=" ".join(term_words),
         words=unique,
         prefixes=tuple(dict.fromkeys(word[:MAX_PREFIX] for word in unique)),
-        substring_word=_substring_word(unique),
+        substring_words=substring_words,
+        other_prefixes=tuple(dict.fromkeys(w[:MAX_PREFIX] for w in unique if w not in substring_words)),
         search_all_users=search_all_users,
         limit=limit,
     )
 
 
-def _substring_word(unique_words: tuple[str, ...]) -> str | None:
+def _substring_words(unique_words: tuple[str, ...]) -> tuple[str, ...]:
     # A word opening with a CJK character starts a word wherever it is found, so the
-    # prefix search already finds it everywhere.
+    # prefix search already finds it everywhere; a fragment of one or two letters is
+    # inside nearly everyone, and no trigram finds it.
     candidates = [w for w in unique_words if len(w) >= MIN_SUBSTRING and not _CJK.match(w[0])]
-    return max(candidates, key=len, default=None)
+    return tuple(sorted(candidates, key=len, reverse=True))
 
 
 async def search(

@@ -9,6 +9,7 @@ answered with ``soft_logout: true`` so the client refreshes instead of logging o
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from dataclasses import dataclass, replace
 
@@ -22,8 +23,11 @@ from homeserver.storage import e2e_keys as key_store
 from homeserver.streams import Change, Invalidation, Stream, Writer
 from homeserver.streams.device_lists import announce
 
+log = logging.getLogger(__name__)
+
 # Device last-seen is written at most this often per device, keeping writes off the hot path.
 _LAST_SEEN_RESOLUTION_MS = 60_000
+_REFRESH_PREFIX = "mar_"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,15 +81,17 @@ async def create_session(
 
 
 async def _issue_refreshable(
-    hs: HomeServer, conn: asyncpg.Connection, user_id: str, device_id: str
+    hs: HomeServer, conn: asyncpg.Connection, user_id: str, device_id: str, family: str | None = None
 ) -> tuple[Session, int]:
-    """Issue an expiring access token with a refresh token; also return the refresh token's id."""
+    """Issue an expiring access token with a refresh token of ``family`` (a new family
+    for a new login); also return the refresh token's id."""
     now = hs.clock.now_ms()
     access_token = new_token("mat_")
-    refresh_token = new_token("mar_")
+    family = family or secrets.token_hex(16)
+    refresh_token = f"{_REFRESH_PREFIX}{family}_{secrets.token_urlsafe(32)}"
     lifetime = hs.config.auth.refresh_token_lifetime_ms
     refresh_id = await store.insert_refresh_token(
-        conn, token_hash(refresh_token), user_id, device_id, now, now + lifetime if lifetime else None
+        conn, token_hash(refresh_token), user_id, device_id, now, now + lifetime if lifetime else None, family
     )
     expires_in = hs.config.auth.refreshable_access_token_lifetime_ms
     await store.insert_access_token(
@@ -112,12 +118,16 @@ async def authenticate(hs: HomeServer, access_token: str, ip: str, user_agent: s
         raise MatrixError(401, "M_UNKNOWN_TOKEN", "Access token has expired", soft_logout=True)
     if not token.used and token.refresh_token_id is not None:
         # The first use of a refreshed token retires the refresh token before it; no
-        # other access token depends on that one (refresh ended its own).
-        async with hs.db.transaction() as conn:
-            await store.mark_access_token_used(conn, token.id)
-            await store.delete_superseded_refresh_token(conn, token.refresh_token_id)
-        token = replace(token, used=True)
-        _update_cached(hs, hashed, token)
+        # other access token depends on that one (refresh ended its own). Several
+        # requests using it at once, or a refresh racing them, may deadlock in the
+        # database: the token is valid either way, and a later use retires it.
+        try:
+            await store.mark_access_token_used(hs.db.pool, token.id, token.refresh_token_id)
+        except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
+            log.info("first use of a refreshed access token of %s: retiring its predecessor later", token.user_id)
+        else:
+            token = replace(token, used=True)
+            _update_cached(hs, hashed, token)
     if token.last_seen_ts is None or now - token.last_seen_ts >= _LAST_SEEN_RESOLUTION_MS:
         await store.touch_device(hs.db.pool, token.user_id, token.device_id, now, ip, user_agent)
         _update_cached(hs, hashed, replace(token, last_seen_ts=now))
@@ -138,24 +148,50 @@ def device_key(user_id: str, device_id: str) -> str:
     return f"{user_id}|{device_id}"
 
 
+def _family(refresh_token: str) -> str | None:
+    """The family a refresh token names (tokens issued before families name none)."""
+    family, sep, _ = refresh_token.removeprefix(_REFRESH_PREFIX).partition("_")
+    return family if refresh_token.startswith(_REFRESH_PREFIX) and sep and len(family) == 32 else None
+
+
 async def refresh(hs: HomeServer, refresh_token: str) -> Session:
-    """Exchange a refresh token for a new access and refresh token (rotation)."""
+    """Exchange a refresh token for a new access and refresh token (rotation).
+
+    A token of a live family that is not (or no longer) valid has been rotated away, so
+    it is a replay: someone else holds a copy of the session. The whole family goes, its
+    access tokens with it, and the device must log in again (OAuth 2.0 Security Best
+    Current Practice, "Refresh Token Protection": rotation with reuse detection)."""
+    session = revoked = None
     async with hs.db.transaction() as conn:
         old = await store.lookup_refresh_token(conn, token_hash(refresh_token))
         if old is None:
-            raise MatrixError(401, "M_UNKNOWN_TOKEN", "Unknown refresh token")
-        if old.expires_ts is not None and hs.clock.now_ms() >= old.expires_ts:
+            family = _family(refresh_token)
+            revoked = await store.revoke_refresh_family(conn, family) if family else None
+        elif old.expires_ts is not None and hs.clock.now_ms() >= old.expires_ts:
             await store.delete_refresh_token(conn, old.id)
-            raise MatrixError(401, "M_UNKNOWN_TOKEN", "Refresh token has expired", soft_logout=True)
-        if old.next_id is not None:
-            # Refreshed before but the new tokens were never used: replace them.
-            await store.delete_refresh_token(conn, old.next_id)
-        await store.delete_superseded_refresh_token(conn, old.id)
-        session, new_id = await _issue_refreshable(hs, conn, old.user_id, old.device_id)
-        await store.set_next_refresh_token(conn, old.id, new_id)
-        # The access token issued with the old refresh token ends here.
-        await store.delete_access_tokens_of_refresh_token(conn, old.id)
-    await forget_sessions(hs, old.user_id, old.device_id)
+        else:
+            session = await _rotate(hs, conn, old)
+    if session is not None:
+        await forget_sessions(hs, session.user_id, session.device_id)
+        return session
+    if old is not None:
+        raise MatrixError(401, "M_UNKNOWN_TOKEN", "Refresh token has expired", soft_logout=True)
+    if revoked is not None:
+        await forget_sessions(hs, *revoked)
+        log.warning("a rotated refresh token of %s's device %s was used again: its session is revoked", *revoked)
+    raise MatrixError(401, "M_UNKNOWN_TOKEN", "Unknown refresh token")
+
+
+async def _rotate(hs: HomeServer, conn: asyncpg.Connection, old: store.RefreshToken) -> Session:
+    """Issue the tokens that replace ``old``, inside the caller's transaction."""
+    if old.next_id is not None:
+        # Refreshed before but the new tokens were never used: replace them.
+        await store.delete_refresh_token(conn, old.next_id)
+    await store.delete_superseded_refresh_token(conn, old.id)
+    session, new_id = await _issue_refreshable(hs, conn, old.user_id, old.device_id, old.family)
+    await store.set_next_refresh_token(conn, old.id, new_id)
+    # The access token issued with the old refresh token ends here.
+    await store.delete_access_tokens_of_refresh_token(conn, old.id)
     return session
 
 

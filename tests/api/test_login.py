@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import aiohttp
+
 from tests.conftest import StartServer
 from tests.helpers import TestServer
 
@@ -83,10 +87,44 @@ async def test_refresh_rotation_and_soft_logout(server: TestServer) -> None:
     assert bad.errcode == "M_BAD_JSON"
 
 
+async def test_a_replayed_refresh_token_ends_the_whole_session(server: TestServer) -> None:
+    """Reuse of a rotated refresh token is theft: the tokens issued after it stop working
+    too (OAuth 2.0 Security BCP, refresh token rotation), whoever presents it."""
+    olga = await server.register("olga")
+    login = await server.login("olga", olga.password, refresh_token=True)
+    stolen = login.body["refresh_token"]
+    second = await server.request("POST", "refresh", {"refresh_token": stolen})
+    assert (await server.request("GET", "account/whoami", token=second.body["access_token"])).status == 200
+    third = await server.request("POST", "refresh", {"refresh_token": second.body["refresh_token"]})
+    assert (await server.request("GET", "account/whoami", token=third.body["access_token"])).status == 200
+    unrelated = await server.login("olga", olga.password, refresh_token=True)
+
+    replay = await server.request("POST", "refresh", {"refresh_token": stolen})
+    assert (replay.status, replay.errcode) == (401, "M_UNKNOWN_TOKEN")
+    ended = await server.request("GET", "account/whoami", token=third.body["access_token"])
+    assert (ended.status, ended.errcode) == (401, "M_UNKNOWN_TOKEN")
+    again = await server.request("POST", "refresh", {"refresh_token": third.body["refresh_token"]})
+    assert again.errcode == "M_UNKNOWN_TOKEN"
+    # Another login of the same user is another family: untouched.
+    assert (await server.request("GET", "account/whoami", token=unrelated.body["access_token"])).status == 200
+    assert (await server.request("POST", "refresh", {"refresh_token": unrelated.body["refresh_token"]})).status == 200
+
+
+async def test_a_refresh_retried_before_its_tokens_are_used_is_no_replay(server: TestServer) -> None:
+    """The spec keeps the old refresh token valid until the new tokens are used: a client
+    that lost the answer may refresh again, and keeps its session."""
+    paul = await server.register("paul")
+    login = await server.login("paul", paul.password, refresh_token=True)
+    lost = await server.request("POST", "refresh", {"refresh_token": login.body["refresh_token"]})
+    retried = await server.request("POST", "refresh", {"refresh_token": login.body["refresh_token"]})
+    assert lost.status == retried.status == 200
+    assert (await server.request("GET", "account/whoami", token=retried.body["access_token"])).status == 200
+    assert (await server.request("POST", "refresh", {"refresh_token": retried.body["refresh_token"]})).status == 200
+
+
 async def test_repeated_failures_lock_the_account_out(start_server: StartServer) -> None:
     server = await start_server({"auth": {"lockout_after_failures": 3, "lockout_ms": 60_000}})
     gina = await server.register("gina")
-    server.hs.lockout.delay_seconds = lambda *keys: 0.0  # type: ignore[method-assign]
     for _ in range(3):
         assert (await server.login("gina", "wrong password!")).errcode == "M_FORBIDDEN"
     locked = await server.login("gina", gina.password)
@@ -94,6 +132,51 @@ async def test_repeated_failures_lock_the_account_out(start_server: StartServer)
     assert 0 < locked.body["retry_after_ms"] <= 60_000
     server.hs.clock.advance(61_000)
     assert (await server.login("gina", gina.password)).status == 200
+
+
+async def _login_from(server: TestServer, address: str, localpart: str, password: str) -> int:
+    """A login from another loopback address (127.0.0.0/8 is all loopback)."""
+    connector = aiohttp.TCPConnector(local_addr=(address, 0))
+    body = {"type": "m.login.password", "identifier": {"type": "m.id.user", "user": localpart}, "password": password}
+    async with aiohttp.ClientSession(connector=connector) as session:
+        async with session.post(server.url + "/_matrix/client/v3/login", json=body) as resp:
+            return resp.status
+
+
+async def test_guesses_sent_at_once_count_before_they_are_checked(start_server: StartServer) -> None:
+    """30 logins at once from 30 addresses, 29 wrong and 1 right: at most the lockout's
+    five are checked, the rest are refused before their password is looked at."""
+    server = await start_server()
+    kim = await server.register("kim")
+    passwords = ["wrong password!"] * 29 + [kim.password]
+    codes = await asyncio.gather(*(
+        _login_from(server, f"127.0.0.{10 + i}", "kim", password) for i, password in enumerate(passwords)
+    ))
+    assert codes.count(429) >= 25, codes
+    assert set(codes) <= {200, 403, 429}
+    if 200 not in codes:
+        assert (await server.login("kim", kim.password)).status == 429, "the guesses locked the account"
+
+
+async def test_lockout_is_shared_by_every_server_process(start_server: StartServer) -> None:
+    """Two servers on one database: failures on one lock the account out on the other."""
+    first = await start_server({"auth": {"lockout_after_failures": 3}})
+    second = await start_server({"auth": {"lockout_after_failures": 3}})
+    lea = await first.register("lea")
+    codes = await asyncio.gather(*(server.login("lea", "wrong password!") for server in (first, second, first)))
+    assert codes and [c.status for c in codes] == [403, 403, 403]
+    assert (await second.login("lea", lea.password)).status == 429
+    assert (await first.login("lea", lea.password)).status == 429
+
+
+async def test_a_success_gives_the_address_its_attempt_back(start_server: StartServer) -> None:
+    """Someone who mistypes a few times and then logs in is not locked out afterwards."""
+    server = await start_server({"auth": {"lockout_after_failures": 3}})
+    max_ = await server.register("max")
+    for _ in range(2):
+        assert (await server.login("max", "wrong password!")).status == 403
+    for _ in range(3):
+        assert (await server.login("max", max_.password)).status == 200
 
 
 async def test_login_rate_limit(start_server: StartServer) -> None:
@@ -184,3 +267,25 @@ async def test_nul_characters_are_refused_not_crashing(server: TestServer) -> No
     alice = await server.register("alice")
     resp = await alice.get("profile/%40al%00ice%3Atest.local")
     assert (resp.status, resp.errcode) == (400, "M_INVALID_PARAM")
+
+
+async def test_a_refreshed_token_used_by_many_requests_at_once_never_answers_500(server: TestServer) -> None:
+    """The web client's pattern: right after a refresh, several sends, typing and the
+    next refresh race each other with the new tokens."""
+    import asyncio
+
+    gina = await server.register("gina")
+    login = await server.login("gina", gina.password, refresh_token=True)
+    refresh = login.body["refresh_token"]
+    room_id = (await server.request("POST", "createRoom", {}, token=login.body["access_token"])).body["room_id"]
+    for round_ in range(10):
+        new = await server.request("POST", "refresh", {"refresh_token": refresh})
+        assert new.status == 200, new
+        access, refresh = new.body["access_token"], new.body["refresh_token"]
+        results = await asyncio.gather(
+            *(server.request("PUT", f"rooms/{room_id}/send/m.room.message/r{round_}m{i}",
+                             {"msgtype": "m.text", "body": "hi"}, token=access) for i in range(6)),
+            *(server.request("PUT", f"rooms/{room_id}/typing/{gina.user_id}", {"typing": True}, token=access)
+              for _ in range(2)),
+        )
+        assert all(r.status == 200 for r in results), [r for r in results if r.status != 200]

@@ -129,3 +129,15 @@ async def test_too_large_upload_to_a_reserved_id_keeps_it_reserved(start_server:
     assert await put(alice, media_id, b"x" * 11) == (413, "M_TOO_LARGE")
     assert await put(alice, media_id, b"x" * 10) == (200, None)
     assert (await download(alice, server, media_id)).body == b"x" * 10
+
+
+async def test_reservations_of_uploaders_who_never_return_are_deleted(server: TestServer) -> None:
+    alice = await server.register("alice")
+    media_id, expires = await create(alice)
+    kept, _ = await create(alice)
+    assert await put(alice, kept, b"uploaded") == (200, None)
+    server.hs.clock.advance(expires - server.hs.clock.now_ms() + 1)
+    assert await server.hs.media.expire_unused() == 1, "the media-expiry job's pass"
+    rows = await server.hs.db.pool.fetch("SELECT media_id FROM media WHERE uploader = $1", alice.user_id)
+    assert [r["media_id"] for r in rows] == [kept]
+    assert server.hs.leases.held("media-expiry")

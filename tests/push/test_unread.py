@@ -242,7 +242,7 @@ async def test_send_hook_cost(server: TestServer) -> None:
     async def send(i: int) -> float:
         async with hs.room_locks.hold(room_id), hs.feed.writing(Stream.EVENTS) as writer, \
                 hs.db.transaction() as conn:
-            context = await send_context(conn, room_id, alice.user_id, None, None)
+            context = await send_context(conn, room_id, alice.user_id, None, None, None)
             assert context is not None
             version = get_room_version(context.room_version)
             started = time.perf_counter()

@@ -112,7 +112,7 @@ async def test_a_batch_with_a_retried_transaction(server: TestServer, statements
         first[room_id] = resp.body["event_id"]
     sent = await asyncio.gather(*(
         send_event(hs, room_id, user.user_id, Draft("m.room.message", {"msgtype": "m.text", "body": "again"}),
-                   Txn(user.device_id, "t0" if index == 0 else "t1"))
+                   Txn(user.device_id, "send/m.room.message", "t0" if index == 0 else "t1"))
         for index, (user, room_id) in enumerate(zip(users, rooms))
     ))
     # One statement for the batch, which failed on the retried transaction; then one per message.
@@ -133,7 +133,7 @@ async def test_messages_of_many_rooms_at_once_share_statements(server: TestServe
         await user.put(f"rooms/{room_id}/send/m.room.message/w", {"msgtype": "m.text", "body": "warm"})
     sent = await asyncio.gather(*(
         send_event(hs, room_id, user.user_id, Draft("m.room.message", {"msgtype": "m.text", "body": "hi"}),
-                   Txn(user.device_id, "b"))
+                   Txn(user.device_id, "send/m.room.message", "b"))
         for user, room_id in zip(users, rooms)
     ))
     assert statements[len(users):] == [len(users)]  # after the warm-up sends

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.helpers import TestServer, User
@@ -65,6 +67,30 @@ async def test_txn_id_is_idempotent_per_device(server: TestServer) -> None:
     assert resp.body["event_id"] != first
     page = await alice.get(f"rooms/{room_id}/messages", params={"limit": "100"})
     assert [e["content"].get("body") for e in page.body["chunk"]].count("once") == 2
+
+
+async def test_txn_id_is_scoped_to_the_endpoint(server: TestServer) -> None:
+    """A txnId reused on another path (another room, event type or redacted event) is a
+    new request (spec: "Transaction identifiers"); only the same path is a retransmission."""
+    alice = await server.register("alice")
+    room_a, room_b = await create_room(alice), await create_room(alice)
+    in_a = await send_text(alice, room_a, "in A", txn="t1")
+    in_b = await send_text(alice, room_b, "in B", txn="t1")
+    assert in_b != in_a
+    reaction = await alice.put(f"rooms/{room_b}/send/m.reaction/t1",
+                               {"m.relates_to": {"rel_type": "m.annotation", "event_id": in_b, "key": "+1"}})
+    assert reaction.status == 200 and reaction.body["event_id"] not in (in_a, in_b)
+    assert await send_text(alice, room_b, "in B", txn="t1") == in_b, "the same path is a retransmission"
+    redactions = [await alice.put(f"rooms/{room}/redact/{event}/t1", {}) for room, event in ((room_a, in_a), (room_b, in_b))]
+    assert [r.status for r in redactions] == [200, 200] and redactions[0].body != redactions[1].body
+    again = await alice.put(f"rooms/{room_a}/redact/{in_a}/t1", {})
+    assert again.body == redactions[0].body
+    page = await alice.get(f"rooms/{room_b}/messages", params={"dir": "b", "limit": "50"})
+    assert [e["type"] for e in page.body["chunk"]].count("m.room.message") == 1
+    synced = await alice.get("sync")
+    timeline = synced.body["rooms"]["join"][room_b]["timeline"]["events"]
+    assert {e["unsigned"].get("transaction_id") for e in timeline if e["sender"] == alice.user_id
+            and e["type"] in ("m.room.message", "m.reaction", "m.room.redaction")} == {"t1"}
 
 
 async def test_outsiders_cannot_send_or_read(server: TestServer) -> None:
@@ -141,3 +167,19 @@ async def test_profile_changes_reach_the_rooms(server: TestServer) -> None:
     assert member.body == {"membership": "join", "displayname": "Alice A."}
     members = await alice.get(f"rooms/{room_id}/joined_members")
     assert members.body["joined"][alice.user_id] == {"display_name": "Alice A."}
+
+
+async def test_sends_are_rate_limited_per_user(start_server: Any) -> None:
+    server = await start_server({"rate_limits": {"enabled": True, "messages": {"per_second": 0.5, "burst": 2}}})
+    alice, bob = await server.register("alice"), await server.register("bob")
+    room_id = await create_room(alice, preset="public_chat")
+    await send_text(alice, room_id, "one", "t1")
+    await send_text(alice, room_id, "two", "t2")
+    resp = await alice.put(f"rooms/{room_id}/send/m.room.message/t3", {"msgtype": "m.text", "body": "three"})
+    assert (resp.status, resp.errcode) == (429, "M_LIMIT_EXCEEDED")
+    assert 0 < resp.body["retry_after_ms"] <= 2000
+    assert (await bob.post(f"join/{room_id}")).status == 200, "joins are not sends"
+    await send_text(bob, room_id, "bob has his own bucket", "b1")
+    messages = (await alice.get(f"rooms/{room_id}/messages", params={"dir": "b"})).body["chunk"]
+    assert [e["content"]["body"] for e in messages if e["type"] == "m.room.message"] == [
+        "bob has his own bucket", "two", "one"]

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+
 import asyncpg
 
 from homeserver.storage import devices, users
 from homeserver.storage.migrate import available, current_version, migrate
+from tests.conftest import _drop, _with_database
 
 
 async def test_migrations_apply_once_and_are_recorded(database_url: str) -> None:
@@ -20,23 +25,26 @@ async def test_migrations_apply_once_and_are_recorded(database_url: str) -> None
         await conn.close()
 
 
-async def test_fresh_database_migrates_from_zero(postgres_url: str) -> None:
-    import uuid
-
-    from tests.conftest import _drop, _with_database
-
+@contextlib.asynccontextmanager
+async def _empty_database(postgres_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A connection to a new database with nothing in it, dropped afterwards."""
     name = f"hs_fresh_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(postgres_url)
     await admin.execute(f"CREATE DATABASE {name}")
     await admin.close()
     conn = await asyncpg.connect(_with_database(postgres_url, name))
     try:
-        assert await current_version(conn) == 0
-        applied = await migrate(conn)
-        assert [m.version for m in applied] == [m.version for m in available()]
+        yield conn
     finally:
         await conn.close()
         await _drop(postgres_url, name)
+
+
+async def test_fresh_database_migrates_from_zero(postgres_url: str) -> None:
+    async with _empty_database(postgres_url) as conn:
+        assert await current_version(conn) == 0
+        applied = await migrate(conn)
+        assert [m.version for m in applied] == [m.version for m in available()]
 
 
 async def test_localpart_is_never_reused(database_url: str) -> None:
@@ -61,3 +69,27 @@ async def test_deleting_a_device_deletes_its_tokens(database_url: str) -> None:
         assert (await devices.lookup_access_token(conn, b"h" * 32)) is None
     finally:
         await conn.close()
+
+
+async def test_transaction_ids_move_to_their_endpoints(postgres_url: str) -> None:
+    """0011 gives each stored client transaction its room and endpoint (send/{type} or
+    redact/{eventId}, the old "redact/" prefix of the txnId gone)."""
+    async with _empty_database(postgres_url) as conn:
+        await conn.execute("CREATE TABLE schema_version ("
+                           " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_ts BIGINT NOT NULL)")
+        for mig in available():
+            if mig.version < 11:
+                await conn.execute(mig.sql)
+                await conn.execute("INSERT INTO schema_version VALUES ($1, $2, 0)", mig.version, mig.name)
+        await conn.execute("INSERT INTO rooms (room_id, room_version, created_ts) VALUES ('!r', '11', 0)")
+        for event_id, kind, content, ordering in (
+            ("$m", "m.room.message", '{"body": "hi"}', 1), ("$x", "m.room.redaction", '{"redacts": "$m"}', 2),
+        ):
+            await conn.execute(
+                "INSERT INTO events (event_id, room_id, stream_ordering, depth, type, sender, origin_server_ts, json,"
+                " state_group) VALUES ($1, '!r', $2, 1, $3, '@a:x', 0, $4, 1)",
+                event_id, ordering, kind, f'{{"type": "{kind}", "content": {content}}}')
+        await conn.execute("INSERT INTO event_txn_ids VALUES ('@a:x', 'D', 't1', '$m', 0), ('@a:x', 'D', 'redact/t1', '$x', 0)")
+        await migrate(conn)
+        rows = await conn.fetch("SELECT event_id, room_id, endpoint, txn_id FROM event_txn_ids ORDER BY event_id")
+        assert [tuple(r) for r in rows] == [("$m", "!r", "send/m.room.message", "t1"), ("$x", "!r", "redact/$m", "t1")]

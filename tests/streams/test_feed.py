@@ -182,3 +182,32 @@ async def test_delivery_survives_losing_the_feed_connection(server: TestServer, 
     assert any("lost the database connection" in m for m in messages), messages
     assert any("connection back" in m for m in messages), messages
     assert server.hs.leases.held("pushers"), "the jobs are this process's again"
+
+
+async def test_servers_of_other_databases_on_the_same_postgresql_are_not_peers(
+    server: TestServer, start_server: Any, postgres_url: str, template_database: str
+) -> None:
+    """Advisory locks are the whole PostgreSQL server's: another homeserver keeping its
+    database there is neither a peer nor a rival for the background jobs."""
+    import asyncpg
+
+    from tests.conftest import _with_database, make_config
+    from tests.helpers import start_test_server
+
+    name = f"hs_other_{int(time.time() * 1000)}"
+    admin = await asyncpg.connect(postgres_url)
+    await admin.execute(f"CREATE DATABASE {name} TEMPLATE {template_database}")
+    await admin.close()
+    other = await start_test_server(make_config(_with_database(postgres_url, name), str(server.hs.config.data_dir)))
+    try:
+        assert not server.hs.peers.others and not other.hs.peers.others
+        for _ in range(30):
+            if other.hs.leases.held("pushers"):
+                break
+            await asyncio.sleep(0.1)
+        assert server.hs.leases.held("pushers") and other.hs.leases.held("pushers")
+    finally:
+        await other.close()
+        admin = await asyncpg.connect(postgres_url)
+        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await admin.close()

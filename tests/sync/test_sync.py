@@ -211,3 +211,20 @@ async def test_unread_counts_mentions_and_receipts_through_sync(server: TestServ
     assert bob.user_id in receipt["content"][last.body["event_id"]]["m.read"]
     seen_by_alice = await sync(alice)
     assert any(e["type"] == "m.receipt" for e in seen_by_alice["rooms"]["join"][room_id].get("ephemeral", {}).get("events", []))
+
+
+async def test_full_state_sends_the_whole_state_and_the_timeline_since(server: TestServer) -> None:
+    """GET /sync full_state: "all state events will be returned, even if since is
+    non-empty. The timeline will still be limited by the since parameter." """
+    alice = await server.register("alice")
+    room_id = await create_room(alice, preset="private_chat", name="Plans")
+    quiet_room = await create_room(alice, preset="private_chat", name="Quiet")
+    await send_text(alice, room_id, "old")
+    token = (await sync(alice))["next_batch"]
+    await send_text(alice, room_id, "new")
+    body = await sync(alice, token, full_state="true")
+    assert bodies(body, room_id) == ["new"]
+    for room in (room_id, quiet_room):
+        state = {(e["type"], e["state_key"]) for e in body["rooms"]["join"][room]["state"]["events"]}
+        assert {("m.room.create", ""), ("m.room.name", ""), ("m.room.member", alice.user_id)} <= state, room
+    assert bodies(body, quiet_room) == []

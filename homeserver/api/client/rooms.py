@@ -74,12 +74,18 @@ async def post_create_room(request: web.Request) -> web.Response:
 async def put_send(request: web.Request) -> web.Response:
     """PUT /_matrix/client/v3/rooms/{roomId}/send/{eventType}/{txnId}"""
     requester = await require_user(request)
+    _limit_sends(request, requester.user_id)
     room_id = room_id_param(request)
     content = await json_body(request)
     draft = Draft(request.match_info["eventType"], content)
     sent = await send_event(get_hs(request), room_id, requester.user_id, draft,
-                            Txn(requester.device_id, request.match_info["txnId"]))
+                            Txn(requester.device_id, f"send/{draft.type}", request.match_info["txnId"]))
     return json_response({"event_id": sent.event_id})
+
+
+def _limit_sends(request: web.Request, user_id: str) -> None:
+    hs = get_hs(request)
+    hs.ratelimiter.check_here("send", user_id, hs.config.rate_limits.messages)
 
 
 def _state_key(request: web.Request) -> str:
@@ -91,6 +97,7 @@ def _state_key(request: web.Request) -> str:
 async def put_state(request: web.Request) -> web.Response:
     """PUT /_matrix/client/v3/rooms/{roomId}/state/{eventType}/{stateKey}"""
     requester = await require_user(request)
+    _limit_sends(request, requester.user_id)
     room_id = room_id_param(request)
     content = await json_body(request)
     draft = Draft(request.match_info["eventType"], content, _state_key(request))
@@ -123,13 +130,14 @@ async def get_state(request: web.Request) -> web.Response:
 async def put_redact(request: web.Request) -> web.Response:
     """PUT /_matrix/client/v3/rooms/{roomId}/redact/{eventId}/{txnId}"""
     requester = await require_user(request)
+    _limit_sends(request, requester.user_id)
     room_id = room_id_param(request)
     body = await json_body(request, allow_empty=True)
     reason = get_str(body, "reason", None)
     draft = Draft("m.room.redaction", {"reason": reason} if reason is not None else {},
                   redacts=request.match_info["eventId"])
     sent = await send_event(get_hs(request), room_id, requester.user_id, draft,
-                            Txn(requester.device_id, "redact/" + request.match_info["txnId"]))
+                            Txn(requester.device_id, f"redact/{draft.redacts}", request.match_info["txnId"]))
     return json_response({"event_id": sent.event_id})
 
 

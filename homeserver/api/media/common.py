@@ -7,6 +7,7 @@ Content-Disposition computed from the type (homeserver/media/safety.py).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -14,7 +15,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from homeserver.api.auth import require_user
 from homeserver.api.context import get_hs
-from homeserver.api.params import query_bool, query_int
+from homeserver.api.params import body_timed_out, body_timeout_s, query_bool, query_int
 from homeserver.api.responses import json_response
 from homeserver.config import SERVER_NAME
 from homeserver.errors import MatrixError, invalid_param, missing_param
@@ -72,8 +73,16 @@ def upload_from(request: web.Request) -> Upload:
 
 async def _body(request: web.Request) -> AsyncIterator[bytes]:
     """The request body as it arrives (decompressed, if sent with Content-Encoding)."""
+    chunks = request.content.iter_any().__aiter__()
     try:
-        async for chunk in request.content.iter_any():
+        while True:
+            try:
+                async with asyncio.timeout(body_timeout_s(request)):  # a pause, not the whole upload
+                    chunk = await anext(chunks)
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                raise body_timed_out() from None
             yield chunk
     except (ConnectionError, HttpProcessingError):
         # The client went away or broke the framing; the store has discarded what came.
