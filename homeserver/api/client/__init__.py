@@ -21,8 +21,10 @@ from homeserver.api.client import (
     rooms,
     search,
     sync,
+    tags,
     typing,
     user_directory,
+    voip,
 )
 
 ROUTES = [
@@ -48,4 +50,6 @@ ROUTES = [
     receipts.routes,
     keys.routes,
     room_keys.routes,
+    tags.routes,
+    voip.routes,
 ]
