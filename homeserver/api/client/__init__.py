@@ -20,6 +20,7 @@ from homeserver.api.client import (
     room_keys,
     rooms,
     search,
+    spaces,
     sync,
     tags,
     typing,
@@ -51,5 +52,6 @@ ROUTES = [
     keys.routes,
     room_keys.routes,
     tags.routes,
+    spaces.routes,
     voip.routes,
 ]
