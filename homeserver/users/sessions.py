@@ -18,6 +18,7 @@ import asyncpg
 from homeserver.errors import MatrixError
 from homeserver.requester import Requester
 from homeserver.server import ACCESS_TOKENS, HomeServer
+from homeserver.storage import cross_signing as cross_signing_store
 from homeserver.storage import devices as store
 from homeserver.storage import e2e_keys as key_store
 from homeserver.streams import Change, Invalidation, Stream, Writer
@@ -69,6 +70,9 @@ async def create_session(
     display_name: str | None, refreshable: bool,
 ) -> Session:
     """Create (or reuse) the device and issue its tokens, inside the caller's transaction."""
+    if device_id is not None and await cross_signing_store.is_cross_signing_key(conn, user_id, device_id):
+        # Device IDs and cross-signing public keys share one namespace (spec: "Cross-signing").
+        raise MatrixError(400, "M_INVALID_PARAM", "That device ID is one of your cross-signing keys")
     device_id = device_id or new_device_id()
     now = hs.clock.now_ms()
     await store.upsert_device(conn, user_id, device_id, display_name, now)

@@ -72,6 +72,10 @@ async def test_bad_cross_signing_keys_are_refused(server: TestServer) -> None:
     assert (await server.login("alice", alice.password, device_id=device_id)).status == 200
     resp = await alice.post("keys/device_signing/upload", collision.upload_body())
     assert (resp.status, resp.errcode) == (403, "M_FORBIDDEN")
+    # Nor may a new device take the ID of a cross-signing key.
+    assert (await alice.post("keys/device_signing/upload", keys.upload_body())).status == 200
+    taken = await server.login("alice", alice.password, device_id=keys.master.public_key_base64)
+    assert (taken.status, taken.errcode) == (400, "M_INVALID_PARAM")
 
 
 async def test_signatures_are_checked_per_key_and_shown_to_whom_the_spec_allows(server: TestServer) -> None:

@@ -56,6 +56,10 @@ async def test_key_changes_reach_those_sharing_an_encrypted_room(server: TestSer
     assert await syncs[carol.user_id].next() == {"changed": [], "left": []}, "no encrypted room shared"
     assert await syncs[dave.user_id].next() == {"changed": [], "left": []}
 
+    # Renaming a device with keys is one (others read its name in /keys/query).
+    assert (await alice.put(f"devices/{alice.device_id}", {"display_name": "new name"})).status == 200
+    assert await syncs[bob.user_id].next() == {"changed": [alice.user_id], "left": []}
+
     # Claims and uploads of one-time keys alone are not device-list changes.
     await bob.post("keys/claim", {"one_time_keys": {alice.user_id: {alice.device_id: "signed_curve25519"}}})
     assert await syncs[bob.user_id].next() == {"changed": [], "left": []}
