@@ -75,7 +75,8 @@ export class Harness {
         return new Promise((resolve) => {
             const timer = setTimeout(() => {
                 emitter.off(eventName, listener);
-                this.fail(`waited ${this.stepTimeoutMs} ms for ${what}`);
+                const who = typeof emitter.getUserId === "function" ? `${emitter.getUserId()} ` : "";
+                this.fail(`${who}waited ${this.stepTimeoutMs} ms for ${what}`);
             }, this.stepTimeoutMs);
             const listener = (...args) => {
                 let ok;
