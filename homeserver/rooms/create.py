@@ -11,7 +11,7 @@ from homeserver.errors import MatrixError
 from homeserver.events.room_versions import RoomVersion, get_room_version
 from homeserver.rooms import aliases
 from homeserver.rooms.membership import member_content
-from homeserver.rooms.send import Draft, check_size, persist_local
+from homeserver.rooms.send import Draft, check_size, prepare_local, store_prepared
 from homeserver.server import HomeServer
 from homeserver.storage import rooms as room_store
 from homeserver.streams import Stream
@@ -60,15 +60,22 @@ async def persist_room(
     for draft in drafts:
         check_size(draft)
     async with hs.feed.writing(Stream.EVENTS) as writer, hs.db.transaction() as conn:
+        # Everything that takes no stream position first, so that the transaction holds
+        # back other rooms' /syncs only while it stores the events.
         room_id = None if room_version.room_id_is_create_event_id else f"!{secrets.token_urlsafe(18)}:{hs.server_name}"
-        sent = [await persist_local(hs, conn, writer, room_version, room_id, creator, drafts[0], [])]
-        room_id = sent[0].room_id
+        prepared = [await prepare_local(hs, conn, room_version, room_id, creator, drafts[0], [])]
+        room_id = prepared[0].room_id
         if alias is not None:
             await aliases.create_alias(conn, alias, room_id, creator)
         if public:
             await room_store.set_public(conn, room_id, True)
         for draft in drafts[1:]:
-            sent.append(await persist_local(hs, conn, writer, room_version, room_id, creator, draft, [sent[-1].extremity]))
+            prepared.append(await prepare_local(hs, conn, room_version, room_id, creator, draft, [prepared[-1].extremity]))
+        for i, event in enumerate(prepared):
+            # Only the creator is joined: an event notifies no one but the user an invite
+            # is for, and the last one marks everything read for the creator.
+            invite = event.pdu["type"] == "m.room.member" and event.pdu["state_key"] != creator
+            await store_prepared(hs, conn, writer, event, evaluate_push=invite or i == len(prepared) - 1)
     return room_id
 
 

@@ -205,6 +205,7 @@ async def _send_message(
         _new_event(event_id, room_id, pdu, head.extremity[2]), _local_txn(hs, sender, txn),
         event_store.PushWrite(thread_id, outcome.notifies),
     )
+    writer.expect()
     try:
         stream_ordering = await hs.messages.write(message)
     except asyncpg.UniqueViolationError as e:
@@ -294,6 +295,22 @@ def check_size(draft: Draft) -> None:
         raise MatrixError(413, "M_TOO_LARGE", "Event is too large")
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """An event built, authorised and given its state group, not yet stored."""
+
+    room_version: RoomVersion
+    room_id: str
+    event_id: str
+    pdu: dict[str, Any]
+    auth_state: dict[StateKey, dict[str, Any]]
+    state_group: int
+
+    @property
+    def extremity(self) -> tuple[str, int, int]:
+        return (self.event_id, self.pdu["depth"], self.state_group)
+
+
 async def persist_local(
     hs: HomeServer, conn: asyncpg.Connection, writer: Writer, room_version: RoomVersion, room_id: str | None,
     sender: str, draft: Draft, extremities: list[tuple[str, int, int]], txn: event_store.LocalTxn | None = None,
@@ -304,6 +321,18 @@ async def persist_local(
     ``room_id`` is None only for the create event of a v12 room; the caller holds the
     room's lock and owns the transaction.
     """
+    prepared = await prepare_local(hs, conn, room_version, room_id, sender, draft, extremities)
+    return await store_prepared(hs, conn, writer, prepared, txn)
+
+
+async def prepare_local(
+    hs: HomeServer, conn: asyncpg.Connection, room_version: RoomVersion, room_id: str | None, sender: str,
+    draft: Draft, extremities: list[tuple[str, int, int]],
+) -> Prepared:
+    """Everything of persisting an event that takes no stream position: build and
+    authorise it, record a redaction, write the state group after it (a transaction
+    that stores several events prepares them all before it draws positions, so it holds
+    readers back only while it stores them)."""
     if len(extremities) > 1:
         raise _diverged()
     event_id, pdu, auth_state = await _build(hs, conn, room_version, room_id, sender, draft, extremities)
@@ -313,8 +342,24 @@ async def persist_local(
     if draft.type == REDACTION:
         await _apply_redaction(conn, room_version, pdu, event_id, auth_state)
     state_group = extremities[0][2] if extremities else None
-    sent = await _store(hs, conn, writer, room_id, event_id, pdu, state_group, txn)
-    thread_id, outcome = await push_evaluate.on_event(hs, conn, room_version, sent, auth_state)
+    state_key = pdu.get("state_key")
+    if state_key is not None:
+        state_group = await state_store.create_state_group(conn, room_id, state_group, {(pdu["type"], state_key): event_id})
+    assert state_group is not None, "the first event of a room is its create event, a state event"
+    hs.event_cache.put(event_id, pdu)  # the next event prepared may name it as an auth event
+    return Prepared(room_version, room_id, event_id, pdu, auth_state, state_group)
+
+
+async def store_prepared(
+    hs: HomeServer, conn: asyncpg.Connection, writer: Writer, prepared: Prepared,
+    txn: event_store.LocalTxn | None = None, *, evaluate_push: bool = True,
+) -> Sent:
+    """Store a prepared event at a stream position, with its push actions (skipped with
+    ``evaluate_push`` False for an event nobody but its sender could be notified of),
+    and describe it to the change feed."""
+    sent = await _store(hs, conn, writer, prepared, txn)
+    thread_id, outcome = (await push_evaluate.on_event(hs, conn, prepared.room_version, sent, prepared.auth_state)
+                          if evaluate_push else (push_store.MAIN, push_evaluate.Outcome([], [])))
     announce(hs, writer, sent, Txn(txn.device_id, txn.endpoint, txn.txn_id) if txn else None, thread_id, outcome)
     return sent
 
@@ -413,19 +458,15 @@ def _new_event(event_id: str, room_id: str, pdu: dict[str, Any], state_group: in
 
 
 async def _store(
-    hs: HomeServer, conn: asyncpg.Connection, writer: Writer, room_id: str, event_id: str, pdu: dict[str, Any],
-    state_group: int | None, txn: event_store.LocalTxn | None,
+    hs: HomeServer, conn: asyncpg.Connection, writer: Writer, prepared: Prepared, txn: event_store.LocalTxn | None,
 ) -> Sent:
-    state_key = pdu.get("state_key")
-    key = (pdu["type"], state_key) if state_key is not None else None
-    if key is not None:
-        state_group = await state_store.create_state_group(conn, room_id, state_group, {key: event_id})
-    assert state_group is not None, "the first event of a room is its create event, a state event"
+    room_id, event_id, pdu, state_group = prepared.room_id, prepared.event_id, prepared.pdu, prepared.state_group
+    writer.expect()
     stream_ordering = await event_store.insert_event(conn, _new_event(event_id, room_id, pdu, state_group), txn)
     writer.record(Stream.EVENTS, [stream_ordering])
-    hs.event_cache.put(event_id, pdu)
-    if key is not None:
-        await state_store.set_current_state(conn, room_id, {key: event_id})
+    state_key = pdu.get("state_key")
+    if state_key is not None:
+        await state_store.set_current_state(conn, room_id, {(pdu["type"], state_key): event_id})
         if pdu["type"] == MEMBER:
             await room_store.set_membership(
                 conn, room_id, state_key, pdu["content"]["membership"], event_id, pdu["sender"], stream_ordering

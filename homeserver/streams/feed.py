@@ -70,8 +70,15 @@ class Writer:
     # Another process must have dropped the stale entries before this write is answered.
     confirm: bool = False
 
+    def expect(self) -> None:
+        """A statement that draws positions itself is about to be sent (it takes
+        ``lock_sql`` first, and ``record`` reports what it drew): from now on this write
+        holds readers back. Draw positions as late in a transaction as you can."""
+        self._feed._positions.expect(self._token)
+
     async def next(self, conn: Any, stream: Stream, count: int = 1) -> list[int]:
         """Draw ``count`` positions of ``stream``, in order, inside the transaction."""
+        self.expect()
         rows = await conn.fetch(
             f"SELECT nextval('stream_seq') AS p FROM (SELECT {lock_sql(stream)}) l, generate_series(1, $1)", count,
         )
@@ -80,7 +87,8 @@ class Writer:
         return allocated
 
     def record(self, stream: Stream, allocated: Iterable[int]) -> None:
-        """Positions of ``stream`` a statement drew itself (it took ``lock_sql`` first)."""
+        """Positions of ``stream`` a statement drew itself (``expect`` came first, and the
+        statement took ``lock_sql`` before drawing them)."""
         allocated = list(allocated)
         if not allocated:
             return

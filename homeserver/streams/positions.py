@@ -7,10 +7,13 @@ handed a position past a write that has not committed yet: a later /sync from th
 position would skip the write for ever. The readable position of a stream is therefore
 the highest position below every write of that stream still in flight.
 
-This module tracks the writes of this process, exactly and without I/O. A write whose
-position is not known yet (its ``nextval`` is on the wire) pins its streams at the
-highest position allocated before it began: its own will be higher. Writes of other
-processes are the business of ``streams.peers``, which caps what this returns.
+This module tracks the writes of this process, exactly and without I/O. A write holds
+nothing back until it says it is about to draw positions (``expect``); from then until
+it ends, while its position is not known yet (its ``nextval`` is on the wire), it pins
+its streams at the highest position allocated before that moment: its own will be
+higher. So a long transaction that draws its positions at the end holds readers back
+only at the end. Writes of other processes are the business of ``streams.peers``, which
+caps what this returns.
 """
 
 from __future__ import annotations
@@ -42,8 +45,9 @@ ALL_STREAMS: tuple[Stream, ...] = tuple(Stream)
 @dataclass
 class _InFlight:
     streams: frozenset[Stream]
-    # Highest position a reader of these streams may be handed while this write runs.
-    safe: int
+    # Highest position a reader of these streams may be handed while this write runs;
+    # None until it expects to draw positions.
+    safe: int | None = None
     lowest: int | None = None
 
 
@@ -58,8 +62,14 @@ class Positions:
     def begin(self, streams: Iterable[Stream]) -> int:
         """A write of these streams is starting; the token to report on it with."""
         token = next(self._tokens)
-        self._in_flight[token] = _InFlight(frozenset(streams), self.last_allocated)
+        self._in_flight[token] = _InFlight(frozenset(streams))
         return token
+
+    def expect(self, token: int) -> None:
+        """The write is about to draw positions (call it before the statement is sent)."""
+        write = self._in_flight[token]
+        if write.safe is None:
+            write.safe = self.last_allocated
 
     def allocated(self, token: int, positions: Iterable[int]) -> None:
         """The write drew these positions from the sequence."""
@@ -67,6 +77,8 @@ class Positions:
         if not positions:
             return
         write = self._in_flight[token]
+        if write.safe is None:
+            raise RuntimeError("positions drawn without expect(): readers may already have passed them")
         lowest = min(positions) if write.lowest is None else min(write.lowest, *positions)
         write.lowest = lowest
         write.safe = lowest - 1
@@ -81,8 +93,9 @@ class Positions:
         self.last_allocated = max(self.last_allocated, position)
 
     def readable(self, stream: Stream) -> int:
-        return min((w.safe for w in self._in_flight.values() if stream in w.streams), default=self.last_allocated)
+        return min((w.safe for w in self._in_flight.values() if stream in w.streams and w.safe is not None),
+                   default=self.last_allocated)
 
     def in_flight(self, stream: Stream) -> int:
-        """How many writes of this stream are running (for metrics and tests)."""
-        return sum(1 for w in self._in_flight.values() if stream in w.streams)
+        """How many writes of this stream hold readers back (for metrics and tests)."""
+        return sum(1 for w in self._in_flight.values() if stream in w.streams and w.safe is not None)

@@ -8,8 +8,10 @@ from homeserver.streams.positions import Positions, Stream
 def test_out_of_order_commits_hold_the_position_back() -> None:
     positions = Positions()
     slow = positions.begin([Stream.EVENTS])
+    positions.expect(slow)
     positions.allocated(slow, [1])
     fast = positions.begin([Stream.EVENTS])
+    positions.expect(fast)
     positions.allocated(fast, [2])
     positions.end(fast)
     assert positions.readable(Stream.EVENTS) == 0, "2 committed, but 1 has not: readers stay below 1"
@@ -20,10 +22,13 @@ def test_out_of_order_commits_hold_the_position_back() -> None:
 def test_a_writer_without_its_position_yet_pins_the_last_allocated() -> None:
     positions = Positions()
     done = positions.begin([Stream.EVENTS])
+    positions.expect(done)
     positions.allocated(done, [1])
     positions.end(done)
-    waiting = positions.begin([Stream.EVENTS])  # its nextval is not back yet
+    waiting = positions.begin([Stream.EVENTS])
+    positions.expect(waiting)  # its nextval is not back yet
     other = positions.begin([Stream.EVENTS])
+    positions.expect(other)
     positions.allocated(other, [2])
     positions.end(other)
     assert positions.readable(Stream.EVENTS) == 1, "whatever the first one gets will be above 1"
@@ -36,8 +41,10 @@ def test_a_writer_without_its_position_yet_pins_the_last_allocated() -> None:
 def test_a_write_holds_back_only_its_own_streams() -> None:
     positions = Positions()
     receipts = positions.begin([Stream.RECEIPTS, Stream.ACCOUNT_DATA])
+    positions.expect(receipts)
     positions.allocated(receipts, [5])
     events = positions.begin([Stream.EVENTS])
+    positions.expect(events)
     positions.allocated(events, [6])
     positions.end(events)
     assert positions.readable(Stream.EVENTS) == 6, "a receipt still in flight does not delay messages"
@@ -52,3 +59,27 @@ def test_positions_seen_elsewhere_move_the_last_allocated_on() -> None:
     positions.observe(10)
     positions.observe(7)
     assert positions.readable(Stream.TYPING) == 10
+
+
+def test_a_write_holds_nothing_back_until_it_expects_positions() -> None:
+    positions = Positions(last_allocated=4)
+    long_transaction = positions.begin([Stream.EVENTS])
+    message = positions.begin([Stream.EVENTS])
+    positions.expect(message)
+    positions.allocated(message, [5])
+    positions.end(message)
+    assert positions.readable(Stream.EVENTS) == 5, "a write still preparing holds nothing back"
+    positions.expect(long_transaction)
+    assert positions.readable(Stream.EVENTS) == 5
+    positions.allocated(long_transaction, [6])
+    positions.end(long_transaction)
+    assert positions.readable(Stream.EVENTS) == 6
+
+
+def test_positions_drawn_without_expecting_them_are_refused() -> None:
+    import pytest
+
+    positions = Positions()
+    write = positions.begin([Stream.EVENTS])
+    with pytest.raises(RuntimeError):
+        positions.allocated(write, [1])
