@@ -150,7 +150,8 @@ async function main() {
         "bob's join on alice's sync");
     await bob.joinRoom(roomId);
     await aliceSeesJoin;
-    h.check(await bob.getCrypto().isEncryptionEnabledInRoom(roomId), "bob's client does not see the room as encrypted");
+    // The crypto layer takes in the room's m.room.encryption state from the join's sync.
+    await h.until(() => bob.getCrypto().isEncryptionEnabledInRoom(roomId), "bob's client to see the room as encrypted");
 
     h.step("they talk; each decrypts the other");
     const received = { alice: [], bob: [] };
