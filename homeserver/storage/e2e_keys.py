@@ -99,11 +99,6 @@ async def devices_named(conn: Conn, user_id: str, names: Sequence[str]) -> bool:
     ))
 
 
-async def device_ids_with_keys(conn: Conn, user_id: str) -> list[str]:
-    rows = await conn.fetch("SELECT device_id FROM e2e_device_keys WHERE user_id = $1", user_id)
-    return [r["device_id"] for r in rows]
-
-
 # -- one-time and fallback keys ---------------------------------------------------------
 
 
@@ -150,15 +145,6 @@ async def set_fallback_keys(conn: Conn, keys: Sequence[OneTimeKey]) -> None:
         [k.user_id for k in keys], [k.device_id for k in keys], [k.algorithm for k in keys],
         [k.key_id.partition(":")[2] for k in keys], [k.key_json for k in keys],
     )
-
-
-async def unused_fallback_key_types(conn: Conn, user_id: str, device_id: str) -> list[str]:
-    rows = await conn.fetch(
-        "SELECT algorithm FROM e2e_fallback_keys WHERE user_id = $1 AND device_id = $2 AND NOT used"
-        " ORDER BY algorithm",
-        user_id, device_id,
-    )
-    return [r["algorithm"] for r in rows]
 
 
 # One statement, so that concurrent claims never hand out the same key: each wanted

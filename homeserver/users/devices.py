@@ -7,9 +7,9 @@ from homeserver.errors import invalid_param, not_found
 from homeserver.server import HomeServer
 from homeserver.storage import devices as store
 from homeserver.storage import e2e_keys as key_store
+from homeserver.storage.devices import Device
 from homeserver.streams import Stream
 from homeserver.streams.device_lists import announce
-from homeserver.storage.devices import Device
 from homeserver.users import sessions
 
 # As accepted for initial_device_display_name at login and registration.
