@@ -153,6 +153,8 @@ class UserDirectoryConfig:
     # False: the spec's rule: only people sharing a room or in a public room.
     search_all_users: bool = True
     max_limit: int = 50
+    # GET /profile/{userId} needs no access token (spec); true requires one.
+    require_auth_for_profiles: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +215,20 @@ class WebClientConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class VoipConfig:
+    # TURN servers handed to clients for calls (GET /voip/turnServer), e.g.
+    # "turn:turn.example.org:3478?transport=udp"; none: clients get {} ("no TURN server").
+    turn_uris: tuple[str, ...] = ()
+    # coturn's static-auth-secret (use-auth-secret): each user gets a username and
+    # password valid for turn_user_lifetime_ms, computed from it (HMAC-SHA1).
+    turn_shared_secret: str | None = None
+    # Or one fixed username and password for everyone (when there is no shared secret).
+    turn_username: str | None = None
+    turn_password: str | None = None
+    turn_user_lifetime_ms: int = 86_400_000
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     server: ServerConfig = ServerConfig()
     database: DatabaseConfig = DatabaseConfig()
@@ -224,6 +240,7 @@ class Config:
     presence: PresenceConfig = PresenceConfig()
     media: MediaConfig = MediaConfig()
     web_client: WebClientConfig = WebClientConfig()
+    voip: VoipConfig = VoipConfig()
     # Directory holding the config's relative paths (signing key, embedded database).
     data_dir: str = "."
 
@@ -291,7 +308,20 @@ def _check(config: Config) -> None:
         if getattr(config.presence, name) < 1000:
             raise ConfigError(f"presence.{name}: expected at least 1000 (one second)")
     _check_media(config.media)
+    _check_voip(config.voip)
     _check_web_client(config.web_client)
+
+
+def _check_voip(voip: VoipConfig) -> None:
+    for i, uri in enumerate(voip.turn_uris):
+        if not uri.startswith(("turn:", "turns:", "stun:")):
+            raise ConfigError(f"voip.turn_uris[{i}]: expected a turn:, turns: or stun: URI, got {uri!r}")
+    if (voip.turn_username is None) != (voip.turn_password is None):
+        raise ConfigError("voip.turn_username and voip.turn_password go together")
+    if voip.turn_uris and voip.turn_shared_secret is None and voip.turn_username is None:
+        raise ConfigError("voip.turn_uris: set turn_shared_secret (or turn_username and turn_password)")
+    if voip.turn_user_lifetime_ms < 60_000:
+        raise ConfigError("voip.turn_user_lifetime_ms: expected at least 60000 (one minute)")
 
 
 def _check_media(media: MediaConfig) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "homeserver"
-HANDLERS = {"users", "rooms", "sync", "push", "media"}
+HANDLERS = {"users", "rooms", "sync", "push", "media", "e2ee"}
 LOW = {"events", "streams", "timeline", "storage"}
 
 

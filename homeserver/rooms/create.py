@@ -49,6 +49,14 @@ async def create_room(hs: HomeServer, creator: str, request: RoomRequest) -> str
     alias = aliases.make_alias(hs, request.room_alias_name) if request.room_alias_name is not None else None
     join_content = await member_content(hs, creator, "join")
     drafts = _initial_events(room_version, creator, preset, request, alias, join_content)
+    return await persist_room(hs, creator, room_version, drafts, alias=alias, public=request.visibility == "public")
+
+
+async def persist_room(
+    hs: HomeServer, creator: str, room_version: RoomVersion, drafts: list[Draft], *, alias: str | None = None,
+    public: bool = False,
+) -> str:
+    """A new room of these initial events (the first its m.room.create), in one transaction."""
     for draft in drafts:
         check_size(draft)
     async with hs.feed.writing(Stream.EVENTS) as writer, hs.db.transaction() as conn:
@@ -59,7 +67,7 @@ async def create_room(hs: HomeServer, creator: str, request: RoomRequest) -> str
         room_id = prepared[0].room_id
         if alias is not None:
             await aliases.create_alias(conn, alias, room_id, creator)
-        if request.visibility == "public":
+        if public:
             await room_store.set_public(conn, room_id, True)
         for draft in drafts[1:]:
             prepared.append(await prepare_local(hs, conn, room_version, room_id, creator, draft, [prepared[-1].extremity]))

@@ -203,3 +203,25 @@ async def joined_members(hs: HomeServer, user_id: str, room_id: str) -> dict[str
 
 async def joined_rooms(hs: HomeServer, user_id: str) -> list[str]:
     return [m.room_id for m in await room_store.rooms_for_user(hs.db.pool, user_id)]
+
+
+# timestamp_to_event looks at most this many events for one the user may see.
+TIMESTAMP_SCAN = 500
+
+
+async def event_at_time(hs: HomeServer, user_id: str, room_id: str, ts: int, forwards: bool) -> StoredEvent:
+    """GET /rooms/{roomId}/timestamp_to_event: the event the user may see closest to
+    ``ts`` in the direction asked (spec: "Jumping to a date")."""
+    async with hs.db.pool.acquire() as conn:
+        await _room_version(conn, room_id)
+        await visibility.check_room_readable(conn, user_id, room_id)
+        after = None
+        for _ in range(TIMESTAMP_SCAN // 50):
+            batch = await event_store.events_near_time(conn, room_id, ts, forwards, after, 50)
+            visible = await visibility.filter_events(conn, user_id, batch)
+            if visible:
+                return visible[0]
+            if len(batch) < 50:
+                break
+            after = (batch[-1].origin_server_ts, batch[-1].stream_ordering)
+    raise MatrixError(404, "M_NOT_FOUND", "No event found in that direction")

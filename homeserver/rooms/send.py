@@ -35,6 +35,7 @@ from homeserver.events.room_versions import RoomVersion, get_room_version
 from homeserver.server import ROOM_HEADS, HomeServer
 from homeserver.storage import events as event_store
 from homeserver.storage import push as push_store
+from homeserver.storage import relations as relation_store
 from homeserver.storage import rooms as room_store
 from homeserver.storage import search as search_store
 from homeserver.storage import state as state_store
@@ -42,6 +43,8 @@ from homeserver.streams import CommittedEvent, Notify, Stream, Writer
 from homeserver.timeline import push as push_evaluate
 
 StateKey = tuple[str, str]
+
+ANNOTATION = "m.annotation"
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +116,7 @@ async def _send_once(hs: HomeServer, room_id: str, sender: str, draft: Draft, tx
     on the forward extremity), and the event is built again on top of the new one."""
     async with hs.room_locks.hold(room_id), hs.feed.writing(Stream.EVENTS) as writer:
         if draft.state_key is None and draft.type != REDACTION:
+            await _check_annotation(hs, room_id, sender, draft, txn)
             return await _send_message(hs, writer, room_id, sender, draft, txn)
         # A state event or redaction: the next message re-reads the room, in every process.
         writer.invalidate(ROOM_HEADS, room_id)
@@ -129,6 +133,23 @@ async def _send_once(hs: HomeServer, room_id: str, sender: str, draft: Draft, tx
                 hs, conn, writer, get_room_version(context.room_version), room_id, sender, draft,
                 context.extremities, _local_txn(hs, sender, txn),
             )
+
+
+async def _check_annotation(hs: HomeServer, room_id: str, sender: str, draft: Draft, txn: Txn | None) -> None:
+    """Spec "Avoiding duplicate annotations": a second annotation of an event with the
+    same type and key by the same sender is refused (unless the first was redacted). The
+    room's lock orders this process's sends, so two racing duplicates cannot both pass."""
+    relates = draft.content.get("m.relates_to")
+    if not isinstance(relates, dict) or relates.get("rel_type") != ANNOTATION:
+        return
+    target, key = relates.get("event_id"), relates.get("key")
+    if not isinstance(target, str) or not isinstance(key, str):
+        return
+    conn = hs.db.pool
+    if txn is not None and await event_store.txn_event(conn, sender, txn.device_id, room_id, txn.endpoint, txn.txn_id):
+        return  # a retried request: answered with the event it made
+    if await relation_store.annotation_exists(conn, target, sender, draft.type, key):
+        raise MatrixError(400, "M_DUPLICATE_ANNOTATION", "You have already sent this annotation")
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,11 @@ async def get_account_data(conn: Conn, user_id: str, room_id: str, data_type: st
     )
 
 
+async def lock_user(conn: asyncpg.Connection, user_id: str) -> None:
+    """Serialise read-modify-writes of the user's account data (room tags) until commit."""
+    await conn.execute("SELECT 1 FROM users WHERE user_id = $1 FOR UPDATE", user_id)
+
+
 async def put_account_data(
     conn: Conn, user_id: str, room_id: str, data_type: str, content: dict[str, Any], stream_id: int
 ) -> None:

@@ -79,12 +79,6 @@ async def delete_devices(conn: Conn, user_id: str, device_ids: list[str]) -> Non
     await conn.execute("DELETE FROM devices WHERE user_id = $1 AND device_id = ANY($2::text[])", user_id, device_ids)
 
 
-async def delete_all_devices(conn: Conn, user_id: str, except_device_id: str | None = None) -> None:
-    await conn.execute(
-        "DELETE FROM devices WHERE user_id = $1 AND device_id IS DISTINCT FROM $2", user_id, except_device_id
-    )
-
-
 async def touch_device(conn: Conn, user_id: str, device_id: str, now_ms: int, ip: str, user_agent: str | None) -> None:
     await conn.execute(
         "UPDATE devices SET last_seen_ts = $3, last_seen_ip = $4, last_seen_user_agent = $5"

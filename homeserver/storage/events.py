@@ -321,6 +321,22 @@ async def room_events(
     return [_event(r) for r in rows]
 
 
+async def events_near_time(
+    conn: Conn, room_id: str, ts: int, forwards: bool, after: tuple[int, int] | None, limit: int
+) -> list[StoredEvent]:
+    """Served events of a room from ``ts`` on (forwards) or up to it (backwards), closest
+    first; ``after`` is the (origin_server_ts, stream_ordering) of the last one already seen."""
+    op, order = (">", "ASC") if forwards else ("<", "DESC")
+    rows = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM events WHERE room_id = $1 AND origin_server_ts {op}= $2"
+        f" AND ($3::bigint IS NULL OR (origin_server_ts, stream_ordering) {op} ($3, $4))"
+        " AND rejected_reason IS NULL AND NOT soft_failed"
+        f" ORDER BY origin_server_ts {order}, stream_ordering {order} LIMIT $5",
+        room_id, ts, after[0] if after else None, after[1] if after else None, limit,
+    )
+    return [_event(r) for r in rows]
+
+
 async def room_timelines(
     conn: Conn, after: dict[str, int | None], *, before: int, limit: int,
     types: Sequence[str] | None = None, not_types: Sequence[str] | None = None,

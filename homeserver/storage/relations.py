@@ -27,6 +27,16 @@ def _live_child(alias: str) -> str:
     )
 
 
+async def annotation_exists(conn: Conn, parent_id: str, sender: str, event_type: str, key: str) -> bool:
+    """Whether ``sender`` has a live annotation of ``parent_id`` with this type and key."""
+    return await conn.fetchval(
+        f"SELECT EXISTS (SELECT 1 FROM events c WHERE {_live_child('c')}"
+        " AND relates_to = $1 AND rel_type = 'm.annotation' AND sender = $2 AND type = $3"
+        " AND (json::jsonb -> 'content' -> 'm.relates_to' ->> 'key') = $4)",
+        parent_id, sender, event_type, key,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Child:
     """A child event, without its body except where a rule needs it (``json`` is set

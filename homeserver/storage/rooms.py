@@ -114,6 +114,14 @@ async def get_alias(conn: Conn, alias: str) -> tuple[str, str] | None:
     return (row["room_id"], row["creator"]) if row else None
 
 
+async def move_aliases(conn: Conn, old_room_id: str, new_room_id: str) -> list[str]:
+    """Point every alias of one room at another (a room upgrade)."""
+    rows = await conn.fetch(
+        "UPDATE room_aliases SET room_id = $2 WHERE room_id = $1 RETURNING room_alias", old_room_id, new_room_id
+    )
+    return sorted(r["room_alias"] for r in rows)
+
+
 async def delete_alias(conn: Conn, alias: str) -> None:
     await conn.execute("DELETE FROM room_aliases WHERE room_alias = $1", alias)
 

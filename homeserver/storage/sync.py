@@ -168,8 +168,36 @@ class Changes:
     typing: bool
     presence: bool
     device_lists: bool
+    # Membership or encryption changes in the user's encrypted rooms (device_lists too).
+    encrypted_memberships: bool
     push_rules_stream: int
     ignored_user_list: dict[str, Any] | None
+    keys: KeyCounts
+
+
+@dataclass(frozen=True, slots=True)
+class KeyCounts:
+    """The device's unclaimed one-time keys by algorithm, and its unused fallback keys'
+    algorithms (spec: "Extensions to /sync")."""
+
+    one_time_keys: dict[str, int]
+    unused_fallback_key_types: list[str]
+
+
+# $1 the user, $2 the device.
+KEY_COUNTS = """
+  (SELECT json_object_agg(algorithm, n) FROM (SELECT algorithm, count(*) AS n FROM e2e_one_time_keys
+   WHERE user_id = $1 AND device_id = $2 GROUP BY algorithm) c)::text AS one_time_keys,
+  (SELECT array_agg(algorithm ORDER BY algorithm) FROM e2e_fallback_keys
+   WHERE user_id = $1 AND device_id = $2 AND NOT used) AS unused_fallback_key_types"""
+
+
+async def key_counts(conn: Conn, user_id: str, device_id: str) -> KeyCounts:
+    return _key_counts(await conn.fetchrow(f"SELECT {KEY_COUNTS}", user_id, device_id))
+
+
+def _key_counts(row: Any) -> KeyCounts:
+    return KeyCounts(orjson.loads(row["one_time_keys"] or "{}"), list(row["unused_fallback_key_types"] or []))
 
 
 # $3 and $4 hold the since and upto positions of each stream, in homeserver.streams.Stream
@@ -197,10 +225,16 @@ SELECT (SELECT json_agg(json_build_array(room_id, user_id, membership, event_id,
           AND stream_id > ($3::bigint[])[3] AND stream_id <= ($4::bigint[])[3]) AS typing,
   EXISTS (SELECT 1 FROM presence WHERE stream_id > ($3::bigint[])[6] AND stream_id <= ($4::bigint[])[6]) AS presence,
   EXISTS (SELECT 1 FROM device_list_changes WHERE stream_id > ($3::bigint[])[7] AND stream_id <= ($4::bigint[])[7]) AS device_lists,
+  EXISTS (SELECT 1 FROM events e WHERE e.room_id = ANY((SELECT rooms FROM ids)::text[])
+          AND e.stream_ordering > ($3::bigint[])[1] AND e.stream_ordering <= ($4::bigint[])[1]
+          AND e.type IN ('m.room.member', 'm.room.encryption')
+          AND EXISTS (SELECT 1 FROM current_state cs WHERE cs.room_id = e.room_id
+                      AND cs.type = 'm.room.encryption' AND cs.state_key = '')) AS encrypted_memberships,
+  @KEY_COUNTS,
   COALESCE((SELECT stream_id FROM push_rules WHERE user_id = $1), 0) AS push_rules_stream,
   (SELECT content FROM account_data WHERE user_id = $1 AND room_id = '' AND type = 'm.ignored_user_list')
     AS ignored_user_list
-"""
+""".replace("@KEY_COUNTS", KEY_COUNTS)
 
 
 async def joined_and_changes_since(
@@ -212,18 +246,6 @@ async def joined_and_changes_since(
     values = dict(row)
     joined = [Membership(*item) for item in orjson.loads(values.pop("joined") or "[]")]
     values["rooms_with_events"] = list(values["rooms_with_events"] or [])
+    values["keys"] = _key_counts(values)
+    del values["one_time_keys"], values["unused_fallback_key_types"]
     return joined, Changes(**values)
-
-
-async def device_list_changes(conn: Conn, user_id: str, since: int, upto: int) -> list[str]:
-    """Users whose devices or keys changed in (since, upto] and who share a joined room
-    with ``user_id`` (or are that user)."""
-    rows = await conn.fetch(
-        "SELECT DISTINCT d.user_id FROM device_list_changes d"
-        " WHERE d.stream_id > $2 AND d.stream_id <= $3 AND (d.user_id = $1 OR EXISTS ("
-        "  SELECT 1 FROM room_memberships mine JOIN room_memberships theirs USING (room_id)"
-        "  WHERE mine.user_id = $1 AND mine.membership = 'join'"
-        "  AND theirs.user_id = d.user_id AND theirs.membership = 'join'))",
-        user_id, since, upto,
-    )
-    return sorted(r["user_id"] for r in rows)

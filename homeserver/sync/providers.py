@@ -15,6 +15,7 @@ from typing import Any
 
 from homeserver.server import HomeServer
 from homeserver.storage import account_data as account_data_store
+from homeserver.storage import device_lists as device_list_store
 from homeserver.storage import push as push_store
 from homeserver.storage import rooms as room_store
 from homeserver.storage import sync as sync_store
@@ -67,7 +68,7 @@ def changed_streams(probe: sync_store.Changes) -> set[Stream]:
     for stream, changed in (
         (Stream.RECEIPTS, probe.receipts), (Stream.TYPING, probe.typing), (Stream.ACCOUNT_DATA, probe.account_data),
         (Stream.TO_DEVICE, probe.to_device or probe.to_device_acknowledged), (Stream.PRESENCE, probe.presence),
-        (Stream.DEVICE_LISTS, probe.device_lists),
+        (Stream.DEVICE_LISTS, probe.device_lists or probe.encrypted_memberships or probe.memberships),
     ):
         if changed:
             streams.add(stream)
@@ -149,11 +150,16 @@ async def run(
     hs: HomeServer, ctx: RoomContext, since: SyncToken | None, upto: SyncToken, streams: set[Stream], body: Body,
     probe: sync_store.Changes | None,
 ) -> None:
-    """The providers of ``streams`` other than room events."""
+    """The providers of ``streams`` other than room events, and the device's key counts."""
     for stream in ALL_STREAMS:
         provider = _PROVIDERS.get(stream)
         if provider is not None and stream in streams:
             await provider(hs, ctx, since[stream] if since is not None else 0, upto[stream], body, probe)
+    if Stream.DEVICE_LISTS in streams and since is not None:
+        await _device_lists(ctx, since, upto, body, probe)
+    keys = probe.keys if probe is not None else await sync_store.key_counts(ctx.conn, ctx.user_id, ctx.device_id)
+    body.json["device_one_time_keys_count"] = keys.one_time_keys
+    body.json["device_unused_fallback_key_types"] = keys.unused_fallback_key_types
 
 
 def _joined_allowed(ctx: RoomContext) -> list[str]:
@@ -221,9 +227,17 @@ async def _presence(hs: HomeServer, ctx: RoomContext, since: int, upto: int, bod
     body.json["presence"]["events"] = [e for e in events if ctx.filter.presence.allows(e["type"], e.get("sender"))]
 
 
-async def _device_lists(hs: HomeServer, ctx: RoomContext, since: int, upto: int, body: Body, probe: Any) -> None:
-    if since:
-        body.json["device_lists"]["changed"] = await sync_store.device_list_changes(ctx.conn, ctx.user_id, since, upto)
+async def _device_lists(
+    ctx: RoomContext, since: SyncToken, upto: SyncToken, body: Body, probe: sync_store.Changes | None
+) -> None:
+    """Only in an incremental sync (spec: "Extensions to /sync"). Memberships are looked
+    at when the probe saw them change (a response from memory carries no state events)."""
+    memberships = probe is not None and (probe.memberships or probe.encrypted_memberships)
+    found = await device_list_store.changes(
+        ctx.conn, ctx.user_id, (since[Stream.DEVICE_LISTS], upto[Stream.DEVICE_LISTS]),
+        (since[Stream.EVENTS], upto[Stream.EVENTS]) if memberships else None,
+    )
+    body.json["device_lists"] = {"changed": found.changed, "left": found.left}
 
 
 _PROVIDERS = {
@@ -232,5 +246,4 @@ _PROVIDERS = {
     Stream.ACCOUNT_DATA: _account_data,
     Stream.TO_DEVICE: _to_device,
     Stream.PRESENCE: _presence,
-    Stream.DEVICE_LISTS: _device_lists,
 }

@@ -163,23 +163,21 @@ async def left_room(ctx: RoomContext, room_id: str, since: int | None, leave_str
 
 
 async def stripped_state(ctx: RoomContext, room_id: str, membership_event_id: str) -> list[dict[str, Any]]:
-    """What an invitee or knocker sees of a room: a few state events, stripped, and their
-    own membership event (spec: "Stripped state")."""
+    """What an invitee or knocker sees of a room: a few state events, their inviter's
+    membership and their own, each stripped to ``type``, ``state_key``, ``content`` and
+    ``sender`` (spec: "Stripped state")."""
     keys = [(t, "") for t in STRIPPED_STATE_TYPES]
     ids = await state_store.get_current_state_entries(ctx.conn, room_id, keys)
     found = await event_store.get_events(ctx.conn, [*ids.values(), membership_event_id])
-    stripped = [
-        {"type": e.type, "state_key": e.state_key, "content": e.pdu["content"], "sender": e.sender}
-        for e in found.values() if e.event_id != membership_event_id
-    ]
-    own = found.get(membership_event_id)
+    own = found.pop(membership_event_id, None)
+    events = list(found.values())
     if own is not None:
         inviter = await state_store.get_current_state_entries(ctx.conn, room_id, [("m.room.member", own.sender)])
-        inviter_event = await event_store.get_events(ctx.conn, inviter.values())
-        stripped += [{"type": e.type, "state_key": e.state_key, "content": e.pdu["content"], "sender": e.sender}
-                     for e in inviter_event.values() if e.state_key != ctx.user_id]
-        stripped += await ctx.serve(room_id, [own])
-    return stripped
+        events += [e for e in (await event_store.get_events(ctx.conn, inviter.values())).values()
+                   if e.state_key != ctx.user_id]
+        events.append(own)
+    return [{"type": e.type, "state_key": e.state_key, "content": e.pdu["content"], "sender": e.sender}
+            for e in events]
 
 
 async def summaries(ctx: RoomContext, room_ids: list[str]) -> dict[str, dict[str, Any]]:

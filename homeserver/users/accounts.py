@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 from homeserver.errors import MatrixError
 from homeserver.server import HomeServer
-from homeserver.storage import devices as device_store
 from homeserver.storage import users as user_store
+from homeserver.streams import Stream
 from homeserver.users import directory, identifiers, passwords
-from homeserver.users.sessions import Session, create_session, forget_sessions
+from homeserver.users.sessions import Session, create_session, delete_devices, forget_sessions
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,10 +73,10 @@ async def change_password(
 ) -> None:
     passwords.check_policy(hs.config.registration.password_policy, new_password)
     password_hash = await hs.passwords.hash(new_password)
-    async with hs.db.transaction() as conn:
+    async with hs.feed.writing(Stream.DEVICE_LISTS) as writer, hs.db.transaction() as conn:
         await user_store.set_password_hash(conn, user_id, password_hash)
         if logout_devices:
-            await device_store.delete_all_devices(conn, user_id, except_device_id=keep_device_id)
+            await delete_devices(conn, writer, user_id, None, keep=keep_device_id)
     await forget_sessions(hs, user_id)
 
 
@@ -84,9 +84,9 @@ async def deactivate(hs: HomeServer, user_id: str, erase: bool) -> None:
     """Close the account for good: no login, no devices, never in the directory; the
     localpart stays reserved. ``erase`` also removes the profile (spec: "Account
     deactivation")."""
-    async with hs.db.transaction() as conn:
+    async with hs.feed.writing(Stream.DEVICE_LISTS) as writer, hs.db.transaction() as conn:
         await user_store.mark_deactivated(conn, user_id)
-        await device_store.delete_all_devices(conn, user_id)
+        await delete_devices(conn, writer, user_id, None)
         await directory.on_user_deactivated(conn, user_id)
         if erase:
             await user_store.delete_profile(conn, user_id)

@@ -18,8 +18,11 @@ import asyncpg
 from homeserver.errors import MatrixError
 from homeserver.requester import Requester
 from homeserver.server import ACCESS_TOKENS, HomeServer
+from homeserver.storage import cross_signing as cross_signing_store
 from homeserver.storage import devices as store
-from homeserver.streams import Change, Invalidation
+from homeserver.storage import e2e_keys as key_store
+from homeserver.streams import Change, Invalidation, Stream, Writer
+from homeserver.streams.device_lists import announce
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +70,9 @@ async def create_session(
     display_name: str | None, refreshable: bool,
 ) -> Session:
     """Create (or reuse) the device and issue its tokens, inside the caller's transaction."""
+    if device_id is not None and await cross_signing_store.is_cross_signing_key(conn, user_id, device_id):
+        # Device IDs and cross-signing public keys share one namespace (spec: "Cross-signing").
+        raise MatrixError(400, "M_INVALID_PARAM", "That device ID is one of your cross-signing keys")
     device_id = device_id or new_device_id()
     now = hs.clock.now_ms()
     await store.upsert_device(conn, user_id, device_id, display_name, now)
@@ -195,13 +201,33 @@ async def _rotate(hs: HomeServer, conn: asyncpg.Connection, old: store.RefreshTo
 
 async def logout(hs: HomeServer, requester: Requester) -> None:
     """Invalidate the access token and delete its device (spec: POST /logout)."""
-    await store.delete_devices(hs.db.pool, requester.user_id, [requester.device_id])
-    await forget_sessions(hs, requester.user_id, requester.device_id)
+    await end_devices(hs, requester.user_id, [requester.device_id])
 
 
 async def logout_all(hs: HomeServer, user_id: str) -> None:
-    await store.delete_all_devices(hs.db.pool, user_id)
-    await forget_sessions(hs, user_id)
+    await end_devices(hs, user_id, None)
+
+
+async def end_devices(hs: HomeServer, user_id: str, device_ids: list[str] | None) -> None:
+    """Delete these devices (None: all the user's) and end their sessions."""
+    async with hs.feed.writing(Stream.DEVICE_LISTS) as writer, hs.db.transaction() as conn:
+        await delete_devices(conn, writer, user_id, device_ids)
+    if device_ids is None or device_ids:
+        await forget_sessions(hs, user_id, *(device_ids or ()))
+
+
+async def delete_devices(
+    conn: asyncpg.Connection, writer: Writer, user_id: str, device_ids: list[str] | None, keep: str | None = None
+) -> None:
+    """Delete devices (None: all the user's but ``keep``) with their tokens and keys, in
+    the caller's transaction, whose writer brackets DEVICE_LISTS: the end of a device
+    that had keys is a device-list change (spec: GET /keys/changes). The caller then
+    calls ``forget_sessions``."""
+    if device_ids is None:
+        device_ids = [d.device_id for d in await store.list_devices(conn, user_id) if d.device_id != keep]
+    if await key_store.delete_device_keys(conn, user_id, device_ids):
+        await announce(writer, conn, user_id)
+    await store.delete_devices(conn, user_id, device_ids)
 
 
 async def forget_sessions(hs: HomeServer, user_id: str, *device_ids: str) -> None:

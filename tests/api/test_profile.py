@@ -180,14 +180,26 @@ async def test_erased_user_has_no_profile(server: TestServer) -> None:
     ("GET", ""), ("GET", "displayname"), ("GET", "avatar_url"), ("PUT", "displayname"), ("PUT", "avatar_url"),
 ])
 async def test_endpoints_need_a_valid_token(server: TestServer, method: str, field: str) -> None:
+    """Reading needs no token (spec: GET /profile/{userId}); a token sent must be valid."""
     alice = await server.register("alice")
     path = profile_path(alice.user_id, field)
     body = {"displayname": "x", "avatar_url": "mxc://test.local/x"}
-    resp = await server.request(method, path, body)
-    assert (resp.status, resp.errcode) == (401, "M_MISSING_TOKEN")
+    resp = await server.request(method, path, body if method == "PUT" else None)
+    if method == "GET":  # (alice has no avatar: 404)
+        assert resp.status == (404 if field == "avatar_url" else 200) and resp.errcode != "M_MISSING_TOKEN"
+    else:
+        assert (resp.status, resp.errcode) == (401, "M_MISSING_TOKEN")
     resp = await server.request(method, path, body, token="mat_nonsense")
     assert (resp.status, resp.errcode) == (401, "M_UNKNOWN_TOKEN")
     assert await profile_of(alice, alice.user_id) == {"displayname": "alice"}
+
+
+async def test_a_switch_requires_a_token_to_read_profiles(start_server: StartServer) -> None:
+    server = await start_server({"user_directory": {"require_auth_for_profiles": True}})
+    alice = await server.register("alice")
+    resp = await server.request("GET", profile_path(alice.user_id, ""))
+    assert (resp.status, resp.errcode) == (401, "M_MISSING_TOKEN")
+    assert (await alice.get(profile_path(alice.user_id, ""))).status == 200
 
 
 async def test_user_directory_follows_accepted_changes_only(server: TestServer) -> None:

@@ -10,7 +10,6 @@
 // "bob": {...}}. Prints one line of JSON (the summary) and exits 0; on any failure or
 // timeout, prints what went wrong to stderr and exits 1.
 
-import { readFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 
 import {
@@ -22,96 +21,21 @@ import {
     RoomMemberEvent,
     createClient,
 } from "matrix-js-sdk";
-import { logger } from "matrix-js-sdk/lib/logger.js";
+
+import { Harness, SDK_VERSION, TRACE, describe } from "./harness.mjs";
 
 const TOTAL_TIMEOUT_MS = 30_000;
 const STEP_TIMEOUT_MS = 10_000;
 const POLL_TIMEOUT_MS = 2_000;
 const PASSWORD = "correct horse battery";
-const TRACE = Boolean(process.env.DM_TRACE); // DM_TRACE=1: every request and timeline event to stderr
 
-// Quiet: only the SDK's warnings and errors reach stderr. Child loggers copy the root's
-// methodFactory when they are made, so they are quiet too.
-const loudFactory = logger.methodFactory;
-logger.methodFactory = (methodName, level, name) =>
-    methodName === "warn" || methodName === "error" ? loudFactory(methodName, level, name) : () => {};
-logger.setLevel("warn");
-
-const SDK_VERSION = JSON.parse(
-    readFileSync(new URL("./node_modules/matrix-js-sdk/package.json", import.meta.url), "utf8"),
-).version;
-
-const started = Date.now();
-const steps = [];
-let currentStep = "starting";
-const clients = [];
-const httpFailures = [];
-const endpoints = new Set();
-
-function fail(message) {
-    process.stderr.write(`dm_conversation: FAILED at step "${currentStep}": ${message}\n`);
-    if (httpFailures.length) {
-        process.stderr.write(`dm_conversation: non-2xx responses: ${JSON.stringify(httpFailures)}\n`);
-    }
-    for (const client of clients) client.stopClient();
-    process.exit(1);
-}
-
-const overall = setTimeout(() => fail(`timed out after ${TOTAL_TIMEOUT_MS} ms`), TOTAL_TIMEOUT_MS);
-process.on("unhandledRejection", (err) => fail(`unhandled rejection: ${describe(err)}`));
-process.on("uncaughtException", (err) => fail(`uncaught exception: ${describe(err)}`));
-
-function describe(err) {
-    if (err && err.errcode) return `${err.httpStatus} ${err.errcode}: ${err.data?.error ?? err.message}`;
-    return err?.stack ?? String(err);
-}
-
-function step(name) {
-    if (currentStep !== "starting") steps.push({ step: currentStep, ms_done_at: Date.now() - started });
-    currentStep = name;
-}
-
-function check(condition, message) {
-    if (!condition) fail(message);
-}
-
-// Every request the SDK makes goes through here: remember the endpoints it used and
-// every response that was not a success, so a failure names the server's part in it.
-async function recordingFetch(resource, options) {
-    const url = new URL(resource instanceof Request ? resource.url : String(resource));
-    const method = options?.method ?? "GET";
-    const path = url.pathname.replace(/\/(![^/]+|%21[^/]+|@[^/]+|%40[^/]+|\$[^/]+|%24[^/]+)/g, "/{id}")
-        .replace(/\/(send\/[^/]+|redact\/\{id\}|filter)\/[^/]+$/, "/$1/{txn}");
-    endpoints.add(`${method} ${path}`);
-    const response = await fetch(resource, options);
-    if (TRACE) process.stderr.write(`[http] ${method} ${url.pathname}${url.search} -> ${response.status}\n`);
-    if (!response.ok) httpFailures.push({ method, path: url.pathname, status: response.status });
-    return response;
-}
-
-/** Resolve with the arguments of the first `eventName` emission that `predicate` accepts. */
-function waitFor(client, eventName, predicate, what) {
-    return new Promise((resolve) => {
-        const timer = setTimeout(() => {
-            client.off(eventName, listener);
-            fail(`${client.getUserId()} waited ${STEP_TIMEOUT_MS} ms for ${what}`);
-        }, STEP_TIMEOUT_MS);
-        function listener(...args) {
-            let ok;
-            try {
-                ok = predicate(...args);
-            } catch (err) {
-                fail(`checking ${what}: ${describe(err)}`);
-            }
-            if (ok) {
-                clearTimeout(timer);
-                client.off(eventName, listener);
-                resolve(args);
-            }
-        }
-        client.on(eventName, listener);
-    });
-}
+const h = new Harness("dm_conversation", TOTAL_TIMEOUT_MS, STEP_TIMEOUT_MS);
+const { clients } = h;
+const fail = (message) => h.fail(message);
+const step = (name) => h.step(name);
+const check = (condition, message) => h.check(condition, message);
+const recordingFetch = h.fetch;
+const waitFor = (client, eventName, predicate, what) => h.waitFor(client, eventName, predicate, what);
 
 /** A timeline event with this ID arriving live in this room, on this client's sync. */
 function waitForTimelineEvent(client, roomId, eventId, what) {
@@ -345,10 +269,7 @@ async function main() {
             `${who}'s timeline still has local echoes: ${JSON.stringify(view)}`);
     }
     const received = (client, from) => views[client].filter((m) => m.sender === from && !m.redacted).map((m) => m.body);
-    step("done");
-    const summary = {
-        ok: true,
-        sdk_version: SDK_VERSION,
+    h.finish({
         room_id: roomId,
         alice: aliceId,
         bob: bobId,
@@ -357,15 +278,7 @@ async function main() {
         redaction: { event_id: redactionId, redacts: sent["oops, wrong chat"], seen_by_bob: true },
         room_names: { alice: alice.getRoom(roomId).name, bob: bob.getRoom(roomId).name },
         timelines: views,
-        endpoints: [...endpoints].sort(),
-        http_failures: httpFailures,
-        steps,
-        elapsed_ms: Date.now() - started,
-    };
-    for (const client of clients) client.stopClient();
-    clearTimeout(overall);
-    process.stdout.write(JSON.stringify(summary) + "\n");
-    process.exit(0);
+    });
 }
 
 main().catch((err) => fail(describe(err)));

@@ -312,3 +312,22 @@ async def test_bad_input_and_malformed_relations(server: TestServer) -> None:
     page = await alice.get(f"rooms/{room_id}/messages", params={"limit": "50"})
     assert page.status == 200
     assert (await alice.get(f"{V1}/rooms/{room_id}/threads")).body == {"chunk": []}
+
+
+async def test_a_duplicate_annotation_is_refused_until_the_first_is_redacted(server: TestServer) -> None:
+    alice, bob = await server.register("alice"), await server.register("bob")
+    room_id = await public_room(alice, bob)
+    message = await send_text(alice, room_id, "lunch?")
+    content = {"m.relates_to": {"rel_type": "m.annotation", "event_id": message, "key": "👍"}}
+    first = await bob.put(f"rooms/{room_id}/send/m.reaction/t1", content)
+    assert first.status == 200
+    # A retry of the same transaction is answered with its event, not refused.
+    assert (await bob.put(f"rooms/{room_id}/send/m.reaction/t1", content)).body == first.body
+    again = await bob.put(f"rooms/{room_id}/send/m.reaction/t2", content)
+    assert (again.status, again.errcode) == (400, "M_DUPLICATE_ANNOTATION")
+    # Another key, another type or another sender is no duplicate.
+    assert await react(bob, room_id, message, "🎉")
+    assert await react(alice, room_id, message, "👍")
+    assert (await bob.put(f"rooms/{room_id}/send/m.other/t3", content)).status == 200
+    assert (await bob.put(f"rooms/{room_id}/redact/{first.body['event_id']}/r", {})).status == 200
+    assert (await bob.put(f"rooms/{room_id}/send/m.reaction/t4", content)).status == 200

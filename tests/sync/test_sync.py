@@ -32,6 +32,9 @@ async def test_initial_then_incremental(server: TestServer) -> None:
     assert {"m.room.create", "m.room.name"} <= {e["type"] for e in invite}
     own = [e for e in invite if e["type"] == "m.room.member" and e["state_key"] == bob.user_id]
     assert own and own[0]["content"]["membership"] == "invite" and own[0]["content"]["is_direct"] is True
+    # Stripped state is type, state_key, content and sender only (spec: "Stripped state").
+    assert all(set(e) == {"type", "state_key", "content", "sender"} for e in invite), invite
+    assert {e["state_key"] for e in invite if e["type"] == "m.room.member"} == {alice.user_id, bob.user_id}
 
     await bob.post(f"join/{room_id}")
     second = await sync(bob, first["next_batch"])

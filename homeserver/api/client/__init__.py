@@ -5,6 +5,7 @@ from homeserver.api.client import (
     account_data,
     devices,
     directory,
+    keys,
     discovery,
     login,
     membership,
@@ -16,11 +17,15 @@ from homeserver.api.client import (
     register,
     relations,
     reports,
+    room_keys,
     rooms,
     search,
+    spaces,
     sync,
+    tags,
     typing,
     user_directory,
+    voip,
 )
 
 ROUTES = [
@@ -44,4 +49,9 @@ ROUTES = [
     typing.routes,
     push.routes,
     receipts.routes,
+    keys.routes,
+    room_keys.routes,
+    tags.routes,
+    spaces.routes,
+    voip.routes,
 ]

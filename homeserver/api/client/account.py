@@ -9,7 +9,8 @@ from homeserver.api.auth import require_user
 from homeserver.api.context import get_hs
 from homeserver.api.params import client_path, get_bool, get_str, json_body
 from homeserver.api.responses import empty, json_response
-from homeserver.users import accounts, uia
+from homeserver.identifiers import split_user_id
+from homeserver.users import accounts, openid, uia
 
 routes = web.RouteTableDef()
 
@@ -21,6 +22,26 @@ async def whoami(request: web.Request) -> web.Response:
     """GET /_matrix/client/v3/account/whoami"""
     requester = await require_user(request)
     return json_response({"user_id": requester.user_id, "device_id": requester.device_id, "is_guest": False})
+
+
+@routes.get(client_path("/account/3pid"))
+async def get_threepids(request: web.Request) -> web.Response:
+    """GET /_matrix/client/v3/account/3pid
+
+    No third-party identifiers can be added yet, so every user has none.
+    """
+    await require_user(request)
+    return json_response({"threepids": []})
+
+
+@routes.post(client_path("/user/{userId}/openid/request_token"))
+async def request_openid_token(request: web.Request) -> web.Response:
+    """POST /_matrix/client/v3/user/{userId}/openid/request_token"""
+    requester = await require_user(request)
+    await json_body(request, allow_empty=True)
+    user_id = request.match_info["userId"]
+    split_user_id(user_id)
+    return json_response(await openid.request_token(get_hs(request), requester.user_id, user_id))
 
 
 @routes.post(client_path("/account/password"))

@@ -1,7 +1,8 @@
 """Profiles (spec: client-server-api "Profiles").
 
-Reading a profile needs an access token: the spec lets a server require one, and it keeps
-the user list from being scraped anonymously.
+Reading a profile needs no access token, as the spec says; a token that is sent must be
+valid. ``user_directory.require_auth_for_profiles`` requires one (it keeps the user list
+from being read anonymously).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from homeserver.api.auth import require_user
+from homeserver.api.auth import access_token, require_user
 from homeserver.api.context import get_hs
 from homeserver.api.params import client_path, get_str, json_body
 from homeserver.api.responses import empty, json_response
@@ -25,7 +26,7 @@ routes = web.RouteTableDef()
 @routes.get(client_path("/profile/{user_id}"))
 async def get_profile(request: web.Request) -> web.Response:
     """GET /_matrix/client/v3/profile/{userId}"""
-    await require_user(request)
+    await _reader(request)
     found = await profile.get_profile(get_hs(request), _user_id(request))
     fields = {"displayname": found.displayname, "avatar_url": found.avatar_url}
     return json_response({k: v for k, v in fields.items() if v is not None})
@@ -67,8 +68,14 @@ async def put_avatar_url(request: web.Request) -> web.Response:
     return empty()
 
 
+async def _reader(request: web.Request) -> None:
+    hs = get_hs(request)
+    if hs.config.user_directory.require_auth_for_profiles or access_token(request) is not None:
+        await require_user(request)
+
+
 async def _get_field(request: web.Request, field: ProfileField) -> web.Response:
-    await require_user(request)
+    await _reader(request)
     return json_response({field: await profile.get_field(get_hs(request), _user_id(request), field)})
 
 

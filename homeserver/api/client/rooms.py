@@ -189,6 +189,20 @@ async def get_context(request: web.Request) -> web.Response:
     ))
 
 
+@routes.get(client_path("/rooms/{roomId}/timestamp_to_event", "v1"))
+async def get_timestamp_to_event(request: web.Request) -> web.Response:
+    """GET /_matrix/client/v1/rooms/{roomId}/timestamp_to_event"""
+    requester = await require_user(request)
+    if "ts" not in request.query or "dir" not in request.query:
+        raise MatrixError(400, "M_MISSING_PARAM", "'ts' and 'dir' are required")
+    ts = query_int(request, "ts", 0, maximum=2**62)
+    direction = request.query["dir"]
+    if direction not in ("f", "b"):
+        raise MatrixError(400, "M_INVALID_PARAM", "'dir' must be f or b")
+    event = await read.event_at_time(get_hs(request), requester.user_id, room_id_param(request), ts, direction == "f")
+    return json_response({"event_id": event.event_id, "origin_server_ts": event.origin_server_ts})
+
+
 @routes.get(client_path("/rooms/{roomId}/members"))
 async def get_members(request: web.Request) -> web.Response:
     """GET /_matrix/client/v3/rooms/{roomId}/members"""
