@@ -72,10 +72,13 @@ class Reader:
         return body
 
     async def read_until(self, done: asyncio.Event) -> None:
-        while True:
-            finished = done.is_set()
+        """Read while the senders send, then until a long-poll of 2 s brings nothing."""
+        while not done.is_set():
             await self.sync(timeout=200)
-            if finished:
+        while True:
+            seen = len(self.seen)
+            await self.sync(timeout=2000)
+            if len(self.seen) == seen:
                 return
 
 
