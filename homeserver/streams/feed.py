@@ -140,8 +140,10 @@ class ChangeFeed:
 
     @classmethod
     async def load(cls, conn: Any) -> ChangeFeed:
+        """Nothing is readable until ``start_at`` (streams.peers, at start-up) says how far
+        is settled."""
         last = await conn.fetchval("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM stream_seq")
-        return cls(Positions(last_allocated=last), _readable=[last] * len(ALL_STREAMS))
+        return cls(Positions(last_allocated=last), _readable=[0] * len(ALL_STREAMS))
 
     # -- writing ----------------------------------------------------------------------
 
@@ -245,6 +247,11 @@ class ChangeFeed:
         return len(self._waiters)
 
     # -- dispatch ---------------------------------------------------------------------
+
+    def start_at(self, position: int) -> None:
+        """Before serving: every position up to ``position`` is known to be settled."""
+        self._positions.observe(position)
+        self._readable = [max(r, position) for r in self._readable]
 
     def has_pending(self) -> bool:
         return bool(self._straddling) or any(self._pending.values())

@@ -95,6 +95,7 @@ class Peers:
     _on_connect: list[Callable[[asyncpg.Connection], Awaitable[None]]] = field(default_factory=list)
     _on_disconnect: list[Callable[[], None]] = field(default_factory=list)
     _closing: bool = False
+    _started: bool = False
 
     @property
     def origin(self) -> str:
@@ -166,6 +167,8 @@ class Peers:
         self._listen, self._send, self._poll = listen, send, poll
         self._outbox_ready.set()  # anything queued while disconnected goes out now
         state = await self._writers()
+        if not self._started:
+            state = await self._wait_for_writes_in_flight(state)
         self.others = set(state["processes"]) - {self.number}
         if self.others:
             await self._ask(f"j{self.number}", set(self.others), [f"j{self.number}"])
@@ -173,6 +176,25 @@ class Peers:
         self.connected = True
         for callback in self._on_connect:
             await callback(listen)
+
+    async def _wait_for_writes_in_flight(self, state: dict[str, Any]) -> dict[str, Any]:
+        """At start-up the feed knows only the sequence's last value, which may include
+        positions of writes still in flight (another process's, or a killed one's being
+        rolled back): wait until those writes end, then every position up to the value
+        read with them is settled."""
+        first = {w for writers in state["writers"].values() for w in writers}
+        deadline = asyncio.get_running_loop().time() + ANSWER_TIMEOUT_S
+        current = state
+        while first & {w for writers in current["writers"].values() for w in writers}:
+            if asyncio.get_running_loop().time() > deadline:
+                log.warning("writes in flight at start-up did not end within %.0f s", ANSWER_TIMEOUT_S)
+                break
+            await asyncio.sleep(0.005)
+            current = await self._writers()
+        self._settled = [int(state["last"])] * len(ALL_STREAMS)
+        self.feed.start_at(int(state["last"]))
+        self._started = True
+        return current
 
     def _on_terminated(self, conn: asyncpg.Connection) -> None:
         if conn in (self._listen, self._send, self._poll):

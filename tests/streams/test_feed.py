@@ -211,3 +211,33 @@ async def test_servers_of_other_databases_on_the_same_postgresql_are_not_peers(
         admin = await asyncpg.connect(postgres_url)
         await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         await admin.close()
+
+
+async def test_a_process_starting_during_a_write_waits_for_it(server: TestServer, database_url: str) -> None:
+    """The sequence's last value may belong to a write still in flight elsewhere: a new
+    process serves positions only once that write has ended."""
+    from tests.conftest import make_config
+    from tests.helpers import start_test_server
+
+    hs = server.hs
+    release, held = asyncio.Event(), asyncio.Event()
+
+    async def slow_write() -> int:
+        async with hs.feed.writing(Stream.EVENTS) as writer, hs.db.transaction() as conn:
+            [position] = await writer.next(conn, Stream.EVENTS)
+            held.set()
+            await release.wait()
+        return position
+
+    writing = asyncio.create_task(slow_write())
+    await held.wait()
+    starting = asyncio.create_task(start_test_server(make_config(database_url, str(hs.config.data_dir))))
+    await asyncio.sleep(0.5)
+    assert not starting.done(), "it waits for the write in flight"
+    release.set()
+    position = await writing
+    other = await asyncio.wait_for(starting, 10)
+    try:
+        assert other.hs.feed.readable(Stream.EVENTS) >= position
+    finally:
+        await other.close()
